@@ -1,0 +1,80 @@
+"""The pose-backend interface every 2D pose model implements, and the backend registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FrameBatch = Sequence[npt.NDArray[np.uint8]]
+
+
+class BackendError(RuntimeError):
+    """A backend could not be created or run; the message says what to fix."""
+
+
+class PoseBackend(ABC):
+    """A 2D pose model for a single person.
+
+    `predict` receives consecutive RGB frames (H, W, 3) of one video, in order, and returns
+    keypoints in pixels (N, K, 2) and scores (N, K) in [0, 1]. A frame without a person
+    gives NaN coordinates and score 0. Backends may keep temporal state between calls.
+    """
+
+    name: str
+    keypoint_names: tuple[str, ...]
+    marker_set: str
+
+    @abstractmethod
+    def predict(
+        self, frames: FrameBatch
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (models, sessions)."""
+
+    def __enter__(self) -> PoseBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+BackendFactory = Callable[[str, str, Mapping[str, Any]], PoseBackend]
+_REGISTRY: dict[str, BackendFactory] = {}
+
+
+def register_backend(kind: str) -> Callable[[BackendFactory], BackendFactory]:
+    """Decorator registering a factory `(model_name, marker_set, options) -> PoseBackend`."""
+
+    def decorator(factory: BackendFactory) -> BackendFactory:
+        _REGISTRY[kind] = factory
+        return factory
+
+    return decorator
+
+
+def available_backends() -> list[str]:
+    _load_builtin_backends()
+    return sorted(_REGISTRY)
+
+
+def create_backend(
+    kind: str, model_name: str, marker_set: str, options: Mapping[str, Any]
+) -> PoseBackend:
+    """Instantiate the backend `kind` for the configured model `model_name`."""
+    _load_builtin_backends()
+    if kind not in _REGISTRY:
+        raise BackendError(
+            f"Unknown pose backend {kind!r} for model {model_name!r}; "
+            f"available: {', '.join(sorted(_REGISTRY))}."
+        )
+    return _REGISTRY[kind](model_name, marker_set, options)
+
+
+def _load_builtin_backends() -> None:
+    # Imported lazily so that a missing optional dependency only matters when used.
+    from posebench.backends import mediapipe_blazepose  # noqa: F401

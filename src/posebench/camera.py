@@ -1,0 +1,253 @@
+"""Pinhole camera with OpenCV distortion (world->camera extrinsics in metres) and its JSON file.
+
+Projection: ``x_cam = R @ X_world + t``, then distortion (k1 k2 p1 p2 k3) of the normalised
+coordinates, then ``K``; all image coordinates are in pixels, all lengths in metres.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+N_DISTORTION = 5
+ROTATION_TOLERANCE = 1e-5  # accepts rotations printed with 6 decimals
+# Iterate the undistortion until the pixel residual is negligible (the default is 5 fixed steps).
+_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
+_DICT_KEYS = ("name", "matrix", "distortion", "rotation", "translation_m", "image_size")
+
+
+def _as_finite(name: str, field: str, value: Any, shape: tuple[int, ...]) -> FloatArray:
+    array = np.array(value, dtype=np.float64)
+    if array.shape != shape:
+        raise ValueError(
+            f"camera {name!r}: {field} has shape {array.shape}, expected {shape}; "
+            f"pass a {shape} array"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"camera {name!r}: {field} contains non-finite values {array.tolist()}; "
+            "expected finite numbers; fix the calibration"
+        )
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Camera:
+    """One calibrated camera; arrays are converted to read-only float64 copies on creation.
+
+    Attributes:
+        name: camera identifier (unique within a calibration).
+        matrix: (3, 3) intrinsic matrix K in pixels, zero skew.
+        distortion: (5,) OpenCV coefficients k1 k2 p1 p2 k3; shorter input is zero-padded.
+        rotation: (3, 3) world->camera rotation.
+        translation_m: (3,) world->camera translation in metres.
+        image_size: (width, height) in pixels.
+    """
+
+    name: str
+    matrix: FloatArray
+    distortion: FloatArray
+    rotation: FloatArray
+    translation_m: FloatArray
+    image_size: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        name = self.name
+        matrix = _as_finite(name, "matrix", self.matrix, (3, 3))
+        pattern = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1]], dtype=bool)
+        if (
+            matrix[0, 0] <= 0
+            or matrix[1, 1] <= 0
+            or np.any(matrix[~pattern] != 0)
+            or matrix[2, 2] != 1
+        ):
+            raise ValueError(
+                f"camera {name!r}: intrinsic matrix {matrix.tolist()} is not of the form "
+                "[[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0 pixels (zero skew); "
+                "fix the calibration"
+            )
+        distortion = np.ravel(np.array(self.distortion, dtype=np.float64))
+        if distortion.size > N_DISTORTION:
+            raise ValueError(
+                f"camera {name!r}: {distortion.size} distortion coefficients found, expected at "
+                f"most {N_DISTORTION} (k1 k2 p1 p2 k3); higher-order models are not supported"
+            )
+        distortion = np.pad(distortion, (0, N_DISTORTION - distortion.size))
+        rotation = _as_finite(name, "rotation", self.rotation, (3, 3))
+        orthogonality_error = float(np.max(np.abs(rotation @ rotation.T - np.eye(3))))
+        determinant = float(np.linalg.det(rotation))
+        if orthogonality_error > ROTATION_TOLERANCE or determinant <= 0:
+            raise ValueError(
+                f"camera {name!r}: rotation is not a proper rotation matrix "
+                f"(max |R R^T - I| = {orthogonality_error:.3g}, det = {determinant:.6g}; "
+                f"expected <= {ROTATION_TOLERANCE:g} and +1); pass a world->camera rotation"
+            )
+        size = tuple(int(v) for v in self.image_size)
+        if len(size) != 2 or min(size) <= 0:
+            raise ValueError(
+                f"camera {name!r}: image_size {tuple(self.image_size)} is not a (width, height) "
+                "pair of positive pixel counts"
+            )
+        object.__setattr__(self, "matrix", matrix)
+        object.__setattr__(self, "distortion", _as_finite(name, "distortion", distortion, (5,)))
+        object.__setattr__(self, "rotation", rotation)
+        object.__setattr__(
+            self, "translation_m", _as_finite(name, "translation_m", self.translation_m, (3,))
+        )
+        object.__setattr__(self, "image_size", size)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Camera):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def extrinsic_matrix(self) -> FloatArray:
+        """(3, 4) world->camera matrix [R | t], translation in metres."""
+        return np.hstack([self.rotation, self.translation_m[:, None]])
+
+    def projection_matrix(self) -> FloatArray:
+        """(3, 4) projection matrix K [R | t] mapping homogeneous metres to homogeneous pixels."""
+        return self.matrix @ self.extrinsic_matrix()
+
+    def center_m(self) -> FloatArray:
+        """(3,) camera centre in world coordinates, metres (-R^T t)."""
+        return -self.rotation.T @ self.translation_m
+
+    def project(self, points_m: npt.ArrayLike) -> FloatArray:
+        """Project (..., 3) world points in metres to (..., 2) distorted pixel coordinates.
+
+        NaN input gives NaN output. Points at or behind the camera plane are not visible; their
+        values follow the same formulas and carry no meaning.
+        """
+        points = np.asarray(points_m, dtype=np.float64)
+        if points.shape[-1:] != (3,):
+            raise ValueError(
+                f"camera {self.name!r}: points to project have shape {points.shape}, "
+                "expected (..., 3) world coordinates in metres"
+            )
+        cam = points @ self.rotation.T + self.translation_m
+        x = cam[..., 0] / cam[..., 2]
+        y = cam[..., 1] / cam[..., 2]
+        k1, k2, p1, p2, k3 = self.distortion
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        k = self.matrix
+        u = k[0, 0] * xd + k[0, 2]
+        v = k[1, 1] * yd + k[1, 2]
+        return np.stack([u, v], axis=-1)
+
+    def undistort_points(self, points_px: npt.ArrayLike) -> FloatArray:
+        """Map (..., 2) distorted pixel coordinates to (..., 2) normalised ideal coordinates.
+
+        The result is (X/Z, Y/Z) in the camera frame (dimensionless). Rows with any NaN stay NaN.
+        """
+        points = np.asarray(points_px, dtype=np.float64)
+        if points.shape[-1:] != (2,):
+            raise ValueError(
+                f"camera {self.name!r}: points to undistort have shape {points.shape}, "
+                "expected (..., 2) pixel coordinates"
+            )
+        flat = points.reshape(-1, 2)
+        finite = np.all(np.isfinite(flat), axis=1)
+        out = np.full_like(flat, np.nan)
+        if finite.any():
+            ideal = cv2.undistortPoints(
+                np.ascontiguousarray(flat[finite]).reshape(-1, 1, 2),
+                self.matrix,
+                self.distortion,
+                criteria=_UNDISTORT_CRITERIA,
+            )
+            out[finite] = ideal.reshape(-1, 2)
+        return out.reshape(points.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable representation (lists of floats, metres, pixels)."""
+        return {
+            "name": self.name,
+            "matrix": self.matrix.tolist(),
+            "distortion": self.distortion.tolist(),
+            "rotation": self.rotation.tolist(),
+            "translation_m": self.translation_m.tolist(),
+            "image_size": list(self.image_size),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Camera:
+        """Build a camera from :meth:`to_dict` output; raises ValueError naming missing keys."""
+        missing = [key for key in _DICT_KEYS if key not in d]
+        if missing:
+            raise ValueError(
+                f"camera entry {d.get('name', '<unnamed>')!r} lacks keys {missing}; "
+                f"expected all of {list(_DICT_KEYS)}"
+            )
+        return cls(
+            name=str(d["name"]),
+            matrix=np.asarray(d["matrix"], dtype=np.float64),
+            distortion=np.asarray(d["distortion"], dtype=np.float64),
+            rotation=np.asarray(d["rotation"], dtype=np.float64),
+            translation_m=np.asarray(d["translation_m"], dtype=np.float64),
+            image_size=cast(tuple[int, int], tuple(d["image_size"])),
+        )
+
+
+def _check_unique_names(path: Path, cameras: Sequence[Camera]) -> None:
+    names = [camera.name for camera in cameras]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(
+            f"{path}: camera names {duplicates} occur more than once; names must be unique"
+        )
+
+
+def save_cameras(
+    path: str | Path, cameras: Sequence[Camera], metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Write cameras to JSON ``{"cameras": [...], "metadata": {...}}`` (sorted keys, indent 2)."""
+    path = Path(path)
+    _check_unique_names(path, cameras)
+    document = {
+        "cameras": [camera.to_dict() for camera in cameras],
+        "metadata": dict(metadata or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+
+
+def load_cameras(path: str | Path) -> list[Camera]:
+    """Read cameras written by :func:`save_cameras`; errors name the file and the bad entry."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"{path}: camera file not found; run the calibration step that writes it"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); expected a camera file") from exc
+    entries = document.get("cameras") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not entries:
+        found = "no 'cameras' key" if entries is None else f"'cameras' = {entries!r:.60}"
+        raise ValueError(
+            f"{path}: found {found}; expected a non-empty list of cameras under key 'cameras' "
+            "(the format written by save_cameras)"
+        )
+    cameras = []
+    for index, entry in enumerate(entries):
+        try:
+            cameras.append(Camera.from_dict(entry))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: camera #{index}: {exc}") from exc
+    _check_unique_names(path, cameras)
+    return cameras

@@ -1,0 +1,78 @@
+"""Adapter for the Pose2Sim demo (`Demo_SinglePerson`): 4 Qualisys-calibrated cameras.
+
+Layout read: `Config.toml` (participant mass and height), `calibration/Calib.qca.txt`,
+`videos/<camera>.mp4`. The demo's world frame is the lab floor, z up; it is rotated into
+OpenSim's y-up frame by -90 degrees about x.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from posebench.calibration import read_qualisys_qca
+from posebench.camera import save_cameras
+from posebench.datasets.sheet import SampleSheetError
+
+SUBJECT = "P00"
+SESSION = "S00"
+TRIAL = "balancing"
+# (x, y, z) z-up lab frame -> (x, z, -y) OpenSim frame with y up.
+Z_UP_TO_OPENSIM = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def _participant(config_path: Path) -> tuple[float, float]:
+    """Mass (kg) and height (m, NaN for 'auto') from the demo's Config.toml."""
+    if not config_path.is_file():
+        raise SampleSheetError(f"Pose2Sim demo config not found: {config_path}")
+    project = tomllib.loads(config_path.read_text()).get("project", {})
+    mass = project.get("participant_mass")
+    if not isinstance(mass, int | float) or mass <= 0:
+        raise SampleSheetError(
+            f"{config_path}: [project] participant_mass is {mass!r}; expected a number in kg"
+        )
+    height = project.get("participant_height")
+    return float(mass), float(height) if isinstance(height, int | float) else math.nan
+
+
+def describe_pose2sim_demo(root: Path, dataset: str, calibration_dir: Path) -> pd.DataFrame:
+    """Describe the demo under `root`; write its calibration JSON under `calibration_dir`."""
+    cameras = read_qualisys_qca(root / "calibration" / "Calib.qca.txt")
+    video_dir = root / "videos"
+    videos = {p.stem: p for p in sorted(video_dir.glob("*.mp4"))}
+    names = [camera.name for camera in cameras]
+    if sorted(videos) != sorted(names):
+        raise SampleSheetError(
+            f"{root}: calibrated cameras {names} do not match videos {sorted(videos)} in "
+            f"{video_dir}. Each camera needs exactly one <camera>.mp4."
+        )
+    mass_kg, height_m = _participant(root / "Config.toml")
+    calibration = calibration_dir / SUBJECT / f"{SESSION}.json"
+    save_cameras(
+        calibration,
+        cameras,
+        metadata={
+            "source": str(root / "calibration" / "Calib.qca.txt"),
+            "world_to_opensim": Z_UP_TO_OPENSIM.tolist(),
+        },
+    )
+    rows = [
+        {
+            "dataset": dataset,
+            "subject": SUBJECT,
+            "session": SESSION,
+            "trial": TRIAL,
+            "camera": name,
+            "video": str(videos[name]),
+            "calibration": str(calibration),
+            "mass_kg": mass_kg,
+            "height_m": height_m,
+            "scaling_trial": TRIAL,
+        }
+        for name in names
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,30 @@
+"""Send everything a job prints — Python logging, warnings and native libraries' output
+(OpenSim, MediaPipe write straight to file descriptors 1 and 2) — into its log file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def log_to_file(path: Path | str, level: int = logging.INFO) -> None:
+    """Redirect stdout/stderr (at the descriptor level) and the root logger to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    stream = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives for the job
+    sys.stdout = sys.stderr = stream
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=stream,
+        force=True,
+    )
+    logging.captureWarnings(True)

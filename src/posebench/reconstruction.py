@@ -1,0 +1,244 @@
+"""Stage `triangulate`: per-camera 2D keypoints of one trial -> 3D markers in a TRC file.
+
+Steps: check the cameras agree (keypoints, frame rate, frame count), undistort and
+triangulate with confidence-weighted DLT, record reprojection errors, fill short gaps,
+optionally low-pass filter, resample to the output rate on an integer frame grid, rotate
+into OpenSim's y-up frame, trim leading/trailing frames with no marker, write the TRC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from posebench.camera import Camera, load_cameras
+from posebench.io.keypoints import Keypoints2D, KeypointFileError, load_keypoints
+from posebench.io.trc import write_trc
+from posebench.markersets import get_marker_set
+from posebench.timeseries import fill_gaps, lowpass_butterworth, resample, valid_frame_span
+from posebench.triangulation import reprojection_errors_px, triangulate_keypoints
+
+log = logging.getLogger(__name__)
+
+
+class ReconstructionError(RuntimeError):
+    """The trial cannot be reconstructed; the message names the files and the fix."""
+
+
+@dataclass(frozen=True)
+class TriangulationSettings:
+    """Settings of the `triangulate` stage (config key `triangulation`)."""
+
+    min_score: float = 0.5
+    min_views: int = 2
+    max_gap_s: float = 0.2
+    filter_cutoff_hz: float | None = 12.0
+    filter_order: int = 4
+    output_rate_hz: float = 100.0
+    max_frame_mismatch: int = 0
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> TriangulationSettings:
+        """Build from the validated `triangulation` config section (schema fills defaults)."""
+        return cls(
+            min_score=float(section["min_score"]),
+            min_views=int(section["min_views"]),
+            max_gap_s=float(section["max_gap_s"]),
+            filter_cutoff_hz=(
+                float(section["filter"]["cutoff_hz"]) if section["filter"]["enabled"] else None
+            ),
+            filter_order=int(section["filter"]["order"]),
+            output_rate_hz=float(section["output_rate_hz"]),
+            max_frame_mismatch=int(section["max_frame_mismatch"]),
+        )
+
+
+def _select_cameras(calibration: Path, camera_names: Sequence[str]) -> list[Camera]:
+    by_name = {camera.name: camera for camera in load_cameras(calibration)}
+    missing = [name for name in camera_names if name not in by_name]
+    if missing:
+        raise ReconstructionError(
+            f"Cameras {missing} have keypoints but no calibration in {calibration} "
+            f"(calibrated: {sorted(by_name)})."
+        )
+    return [by_name[name] for name in camera_names]
+
+
+def _world_to_opensim(calibration: Path) -> npt.NDArray[np.float64]:
+    """The session's rotation from the calibration world frame into OpenSim's frame."""
+    metadata = json.loads(calibration.read_text()).get("metadata", {})
+    rotation = np.asarray(metadata.get("world_to_opensim", np.nan), dtype=np.float64)
+    if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6):
+        raise ReconstructionError(
+            f"{calibration}: metadata.world_to_opensim must be a 3x3 rotation matrix; "
+            f"found {rotation.tolist()}. The dataset adapter writes it."
+        )
+    return rotation
+
+
+def _check_views(
+    views: Sequence[Keypoints2D], files: Sequence[Path], max_frame_mismatch: int
+) -> int:
+    """Check the views agree; return the common number of frames."""
+    names = views[0].keypoint_names
+    for view, path in zip(views, files, strict=True):
+        if view.keypoint_names != names:
+            raise KeypointFileError(
+                f"{path} has keypoints {view.keypoint_names[:3]}... but {files[0]} has "
+                f"{names[:3]}...; all cameras of a trial must come from the same model."
+            )
+        if not np.isclose(view.fps, views[0].fps, rtol=1e-3):
+            raise ReconstructionError(
+                f"Frame rates differ: {path} is {view.fps} fps, {files[0]} is {views[0].fps} fps."
+            )
+    counts = [view.n_frames for view in views]
+    if max(counts) - min(counts) > max_frame_mismatch:
+        listing = ", ".join(f"{p.name}: {n}" for p, n in zip(files, counts, strict=True))
+        raise ReconstructionError(
+            f"Frame counts differ between cameras ({listing}), by more than "
+            f"triangulation.max_frame_mismatch={max_frame_mismatch}. The videos must be "
+            "synchronised and trimmed alike; raise max_frame_mismatch to truncate to the "
+            "shortest."
+        )
+    if max(counts) != min(counts):
+        log.warning("Frame counts differ (%s); truncating to %d frames", counts, min(counts))
+    return min(counts)
+
+
+def _reprojection_table(
+    errors_px: npt.NDArray[np.float64],
+    keypoint_names: Sequence[str],
+    marker_of: dict[str, str],
+    n_views: npt.NDArray[np.int_],
+) -> pd.DataFrame:
+    flat = errors_px.transpose(2, 0, 1).reshape(len(keypoint_names), -1)
+    observations = np.isfinite(flat).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(observations > 0, np.nansum(flat, axis=1) / np.maximum(observations, 1), np.nan)
+    median = np.array(
+        [np.median(row[np.isfinite(row)]) if np.isfinite(row).any() else np.nan for row in flat]
+    )
+    return pd.DataFrame(
+        {
+            "keypoint": list(keypoint_names),
+            "marker": [marker_of.get(name, "") for name in keypoint_names],
+            "mean_error_px": mean,
+            "median_error_px": median,
+            "observations": observations,
+            "triangulated_fraction": (n_views >= 1).mean(axis=0) if n_views.size else 0.0,
+        }
+    )
+
+
+def reconstruct_trial(
+    keypoint_files: Sequence[Path],
+    camera_names: Sequence[str],
+    calibration: Path,
+    marker_set: str,
+    *,
+    output_trc: Path,
+    output_reprojection: Path,
+    output_report: Path,
+    settings: TriangulationSettings,
+) -> dict[str, Any]:
+    """Triangulate one trial and write the TRC, reprojection CSV and a JSON report."""
+    if len(keypoint_files) != len(camera_names):
+        raise ReconstructionError(
+            f"{len(keypoint_files)} keypoint files for {len(camera_names)} cameras"
+        )
+    if len(camera_names) < settings.min_views:
+        raise ReconstructionError(
+            f"Only {len(camera_names)} camera(s) {list(camera_names)}; triangulation needs at "
+            f"least min_views={settings.min_views}."
+        )
+    markers = get_marker_set(marker_set)
+    cameras = _select_cameras(calibration, camera_names)
+    views = [load_keypoints(path) for path in keypoint_files]
+    for view, path in zip(views, keypoint_files, strict=True):
+        markers.check_keypoints(view.keypoint_names, f"Keypoint file {path}")
+    for camera, view, path in zip(cameras, views, keypoint_files, strict=True):
+        if camera.image_size != view.image_size:
+            log.warning(
+                "%s: video is %dx%d px but the calibration of %s says %dx%d px; pixel "
+                "coordinates are used as they are.",
+                path, *view.image_size, camera.name, *camera.image_size,
+            )  # fmt: skip
+    n_frames = _check_views(views, keypoint_files, settings.max_frame_mismatch)
+    fps = views[0].fps
+
+    keypoints_px = np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64)
+    scores = np.stack([v.scores[:n_frames] for v in views]).astype(np.float64)
+    points_m, n_views = triangulate_keypoints(
+        cameras, keypoints_px, scores, settings.min_score, settings.min_views
+    )
+    used = (scores >= settings.min_score) & np.isfinite(keypoints_px).all(axis=-1)
+    used &= (n_views >= settings.min_views)[None]
+    errors = reprojection_errors_px(cameras, points_m, keypoints_px, used)
+    reprojection = _reprojection_table(errors, views[0].keypoint_names, markers.markers, n_views)
+    output_reprojection.parent.mkdir(parents=True, exist_ok=True)
+    reprojection.to_csv(output_reprojection, index=False, float_format="%.4f")
+
+    marker_points = points_m[:, list(markers.marker_keypoint_indices)]
+    raw_valid = np.isfinite(marker_points).all(axis=-1)
+    max_gap = int(round(settings.max_gap_s * fps))
+    filled = fill_gaps(marker_points, max_gap) if max_gap > 0 else marker_points
+    if settings.filter_cutoff_hz is not None:
+        filled = lowpass_butterworth(filled, fps, settings.filter_cutoff_hz, settings.filter_order)
+    times, resampled = resample(filled, fps, settings.output_rate_hz)
+    world_to_opensim = _world_to_opensim(calibration)
+    opensim_points = resampled @ world_to_opensim.T
+
+    span = valid_frame_span(opensim_points)
+    if span is None:
+        raise ReconstructionError(
+            f"No marker could be triangulated in any frame of {keypoint_files[0].parent}: "
+            f"fewer than {settings.min_views} cameras saw the person with score >= "
+            f"{settings.min_score}. Check the videos show the person, or lower "
+            "triangulation.min_score."
+        )
+    first, last = span
+    frame_numbers = np.arange(last - first + 1) + 1
+    write_trc(
+        output_trc,
+        markers.marker_names,
+        times[first : last + 1],
+        opensim_points[first : last + 1],
+        data_rate_hz=settings.output_rate_hz,
+        frame_numbers=frame_numbers,
+    )
+    valid_out = np.isfinite(opensim_points[first : last + 1]).all(axis=-1)
+    report: dict[str, Any] = {
+        "cameras": list(camera_names),
+        "keypoint_files": [str(p) for p in keypoint_files],
+        "video_fps": fps,
+        "video_frames": n_frames,
+        "output_rate_hz": settings.output_rate_hz,
+        "output_frames": int(last - first + 1),
+        "trimmed_leading_frames": int(first),
+        "trimmed_trailing_frames": int(len(times) - 1 - last),
+        "start_time_s": float(times[first]),
+        "gap_filled_samples": int(np.isfinite(filled).all(axis=-1).sum() - raw_valid.sum()),
+        "max_gap_frames": max_gap,
+        "filter_cutoff_hz": settings.filter_cutoff_hz,
+        "mean_reprojection_error_px": float(np.nanmean(errors)) if np.isfinite(errors).any() else None,
+        "marker_valid_fraction": {
+            name: float(valid_out[:, i].mean()) for i, name in enumerate(markers.marker_names)
+        },
+    }
+    output_report.parent.mkdir(parents=True, exist_ok=True)
+    output_report.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    log.info(
+        "Triangulated %d frames at %.0f fps from %d cameras -> %d frames at %.0f Hz; "
+        "mean reprojection error %.2f px",
+        n_frames, fps, len(cameras), report["output_frames"], settings.output_rate_hz,
+        report["mean_reprojection_error_px"] or float("nan"),
+    )  # fmt: skip
+    return report

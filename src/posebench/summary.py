@@ -1,0 +1,145 @@
+"""Stages `summarize` and `aggregate`: joint-angle statistics, plots and combined tables."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from posebench.io.mot import read_mot  # noqa: E402
+
+TRANSLATION = re.compile(r"_t[xyz]$")
+DEFAULT_PLOT_COORDINATES = (
+    "hip_flexion",
+    "hip_adduction",
+    "hip_rotation",
+    "knee_angle",
+    "ankle_angle",
+    "subtalar_angle",
+)
+
+
+class SummaryError(ValueError):
+    """A summary input is missing or inconsistent."""
+
+
+def joint_angle_statistics(mot: Path, keys: Mapping[str, str]) -> pd.DataFrame:
+    """One row per coordinate of an IK `.mot`: unit, frames, mean, std, min, max, range."""
+    motion = read_mot(mot)
+    if motion.header.get("inDegrees", "yes").lower() != "yes":
+        raise SummaryError(f"{mot}: expected inDegrees=yes, found {motion.header.get('inDegrees')}")
+    values = motion.table.drop(columns="time")
+    if values.empty:
+        raise SummaryError(f"{mot}: no coordinates")
+    stats = pd.DataFrame(
+        {
+            "coordinate": values.columns,
+            "unit": ["m" if TRANSLATION.search(c) else "deg" for c in values.columns],
+            "frames": values.notna().sum().to_numpy(),
+            "mean": values.mean().to_numpy(),
+            "std": values.std(ddof=0).to_numpy(),
+            "min": values.min().to_numpy(),
+            "max": values.max().to_numpy(),
+        }
+    )
+    stats["range"] = stats["max"] - stats["min"]
+    for column, value in reversed(list(keys.items())):
+        stats.insert(0, column, value)
+    return stats
+
+
+def plot_joint_angles(
+    mot: Path, output: Path, title: str, coordinates: Sequence[str] = DEFAULT_PLOT_COORDINATES
+) -> None:
+    """Plot right/left pairs of `coordinates` (base names without _r/_l) over time."""
+    table = read_mot(mot).table
+    present = [c for c in coordinates if f"{c}_r" in table or f"{c}_l" in table or c in table]
+    if not present:
+        raise SummaryError(
+            f"{mot} has none of the coordinates to plot {list(coordinates)}; "
+            "check summary.plot_coordinates in config/config.yaml"
+        )
+    columns = 3 if len(present) > 2 else len(present)
+    rows = int(np.ceil(len(present) / columns))
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharex=True
+    )
+    for axis, base in zip(axes.flat, present, strict=False):
+        for suffix, colour, label in (("_r", "tab:red", "right"), ("_l", "tab:blue", "left"), ("", "k", None)):
+            name = base + suffix
+            if name in table:
+                axis.plot(table["time"], table[name], color=colour, label=label or name, lw=1.4)
+        axis.set_title(base.replace("_", " "))
+        axis.set_ylabel("angle (deg)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="best")
+    for axis in axes.flat[len(present) :]:
+        axis.set_visible(False)
+    for axis in axes[-1]:
+        axis.set_xlabel("time (s)")
+    figure.suptitle(title)
+    figure.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+
+
+def trial_quality(
+    triangulation_report: Path, marker_errors: Path, keys: Mapping[str, str]
+) -> dict[str, object]:
+    """One row of quality figures for a trial: reprojection and IK marker errors."""
+    report = json.loads(triangulation_report.read_text())
+    errors = read_mot(marker_errors).table
+    rms = errors.get("marker_error_RMS")
+    maximum = errors.get("marker_error_max")
+    return {
+        **keys,
+        "cameras": len(report["cameras"]),
+        "video_frames": report["video_frames"],
+        "output_frames": report["output_frames"],
+        "mean_reprojection_error_px": report["mean_reprojection_error_px"],
+        "ik_marker_rms_m_mean": float(rms.mean()) if rms is not None else np.nan,
+        "ik_marker_max_m": float(maximum.max()) if maximum is not None else np.nan,
+    }
+
+
+def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
+    """Concatenate per-trial CSVs (same columns) into one CSV, sorted deterministically."""
+    if not inputs:
+        raise SummaryError("No per-trial tables to aggregate")
+    tables = [pd.read_csv(path) for path in inputs]
+    combined = pd.concat(tables, ignore_index=True)
+    key_columns = [c for c in ("dataset", "subject", "session", "trial", "model", "coordinate") if c in combined]
+    combined = combined.sort_values(key_columns, kind="stable").reset_index(drop=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    combined.to_csv(output, index=False, float_format="%.4f")
+    return combined
+
+
+def summarize_trial(
+    *,
+    motion: Path,
+    marker_errors: Path,
+    triangulation_report: Path,
+    keys: Mapping[str, str],
+    plot_coordinates: Sequence[str] | None,
+    output_statistics: Path,
+    output_quality: Path,
+    output_plot: Path,
+) -> None:
+    """Stage `summarize`: statistics CSV, one-row quality CSV and joint-angle plot."""
+    statistics = joint_angle_statistics(motion, keys)
+    output_statistics.parent.mkdir(parents=True, exist_ok=True)
+    statistics.to_csv(output_statistics, index=False, float_format="%.4f")
+    quality = trial_quality(triangulation_report, marker_errors, keys)
+    pd.DataFrame([quality]).to_csv(output_quality, index=False, float_format="%.6f")
+    title = " / ".join(keys[k] for k in ("subject", "session", "trial", "model") if k in keys)
+    plot_joint_angles(motion, output_plot, title, plot_coordinates or DEFAULT_PLOT_COORDINATES)

@@ -1,0 +1,160 @@
+"""Gap filling, zero-phase low-pass filtering and resampling of NaN-holed time series.
+
+Time runs along axis 0 (samples) and any trailing shape holds independent series.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from scipy.interpolate import PchipInterpolator
+from scipy.signal import butter, sosfiltfilt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+# Snap times within this many samples of a sample instant onto it (absorbs float rounding).
+_GRID_TOLERANCE_SAMPLES = 1e-9
+
+
+def _as_series(x: npt.ArrayLike) -> FloatArray:
+    """Float64 copy of ``x`` flattened to (T, S) series."""
+    array = np.array(x, dtype=np.float64)
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise ValueError(
+            f"time series has shape {array.shape}, expected (T, ...) with T >= 1 samples"
+        )
+    return array.reshape(array.shape[0], -1)
+
+
+def _finite_segments(valid: npt.NDArray[np.bool_]) -> list[tuple[int, int, IntArray]]:
+    """Contiguous runs of True along axis 0 of a (T, S) mask, grouped by identical span.
+
+    Returns (start, stop, columns) triples: rows start:stop are all True in those columns.
+    """
+    n_samples = valid.shape[0]
+    padded = np.zeros((valid.shape[1], n_samples + 2), dtype=np.int8)
+    padded[:, 1:-1] = valid.T
+    edges = np.diff(padded, axis=1)
+    columns, starts = np.nonzero(edges == 1)  # ordered by column, then time
+    if columns.size == 0:
+        return []
+    _, stops = np.nonzero(edges == -1)
+    keys = starts * (n_samples + 1) + stops
+    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    groups = np.split(columns[order], np.cumsum(np.bincount(inverse))[:-1])
+    return [
+        (int(key // (n_samples + 1)), int(key % (n_samples + 1)), group)
+        for key, group in zip(unique_keys, groups, strict=True)
+    ]
+
+
+def fill_gaps(x: npt.ArrayLike, max_gap: int) -> FloatArray:
+    """Fill interior NaN runs of at most ``max_gap`` samples by PCHIP interpolation.
+
+    Each series is interpolated from its own finite samples; leading and trailing NaN and
+    longer gaps stay NaN. PCHIP never overshoots, so an extremum that falls inside a gap is
+    flattened to the neighbouring samples. Returns a new float64 array of the input shape.
+    """
+    if max_gap < 0:
+        raise ValueError(f"max_gap is {max_gap}, expected a number of samples >= 0")
+    shape = np.shape(x)
+    series = _as_series(x)
+    n_samples = series.shape[0]
+    valid = np.isfinite(series)
+    index = np.arange(n_samples)[:, None]
+    previous = np.maximum.accumulate(np.where(valid, index, -1), axis=0)
+    following = np.minimum.accumulate(np.where(valid, index, n_samples)[::-1], axis=0)[::-1]
+    fill = (
+        ~valid & (previous >= 0) & (following < n_samples) & (following - previous - 1 <= max_gap)
+    )
+    for column in np.flatnonzero(fill.any(axis=0)):
+        known = valid[:, column]
+        interpolator = PchipInterpolator(np.flatnonzero(known), series[known, column])
+        targets = np.flatnonzero(fill[:, column])
+        series[targets, column] = interpolator(targets)
+    return series.reshape(shape)
+
+
+def lowpass_butterworth(
+    x: npt.ArrayLike, sampling_rate_hz: float, cutoff_hz: float, order: int = 4
+) -> FloatArray:
+    """Zero-phase Butterworth low-pass filter applied to each finite run of each series.
+
+    The filter (``order`` poles, run forward and backward) never crosses a NaN; runs of at most
+    ``3 * (2 * n_sections + 1)`` samples (15 for order 4), too short for the edge padding, are
+    returned unfiltered. Returns a new float64 array of the input shape.
+    """
+    nyquist_hz = sampling_rate_hz / 2
+    if not 0 < cutoff_hz < nyquist_hz:
+        raise ValueError(
+            f"cutoff {cutoff_hz} Hz must lie between 0 and the Nyquist frequency "
+            f"{nyquist_hz} Hz (half of the sampling rate {sampling_rate_hz} Hz); "
+            "lower the cutoff"
+        )
+    if order < 1:
+        raise ValueError(f"filter order is {order}, expected an integer >= 1")
+    sos = butter(order, cutoff_hz, btype="low", output="sos", fs=sampling_rate_hz)
+    pad_length = 3 * (2 * sos.shape[0] + 1)
+    shape = np.shape(x)
+    series = _as_series(x)
+    for start, stop, columns in _finite_segments(np.isfinite(series)):
+        if stop - start > pad_length:
+            series[start:stop, columns] = sosfiltfilt(
+                sos, series[start:stop, columns], axis=0, padlen=pad_length
+            )
+    return series.reshape(shape)
+
+
+def resample(
+    x: npt.ArrayLike, rate_in_hz: float, rate_out_hz: float, start_time_s: float = 0.0
+) -> tuple[FloatArray, FloatArray]:
+    """Resample onto the absolute time grid ``k / rate_out_hz`` (k integer) by PCHIP.
+
+    Input sample i is at ``start_time_s + i / rate_in_hz``. The output covers every grid time
+    within [first, last] input time, so series resampled from different sources align on
+    integer frame indices ``k``. Each finite run of a series is interpolated on its own; an
+    output sample is NaN unless both bracketing input samples are finite.
+
+    Returns:
+        (T_out,) times in seconds, computed as ``k / rate_out_hz``, and (T_out, ...) values.
+    """
+    for name, rate in (("rate_in_hz", rate_in_hz), ("rate_out_hz", rate_out_hz)):
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"{name} is {rate}, expected a positive sampling rate in Hz")
+    shape = np.shape(x)
+    series = _as_series(x)
+    n_samples = series.shape[0]
+    first_k = math.ceil(start_time_s * rate_out_hz - _GRID_TOLERANCE_SAMPLES)
+    last_time_s = start_time_s + (n_samples - 1) / rate_in_hz
+    last_k = math.floor(last_time_s * rate_out_hz + _GRID_TOLERANCE_SAMPLES)
+    times = np.arange(first_k, last_k + 1) / rate_out_hz
+    # Output instants in units of input samples, snapped onto samples they coincide with.
+    position = (times - start_time_s) * rate_in_hz
+    nearest = np.round(position)
+    position = np.clip(
+        np.where(np.abs(position - nearest) <= _GRID_TOLERANCE_SAMPLES, nearest, position),
+        0,
+        n_samples - 1,
+    )
+    out = np.full((times.size, series.shape[1]), np.nan)
+    for start, stop, columns in _finite_segments(np.isfinite(series)):
+        inside = (position >= start) & (position <= stop - 1)
+        if stop - start == 1:
+            out[np.ix_(inside, columns)] = series[start, columns]
+        elif inside.any():
+            interpolator = PchipInterpolator(
+                np.arange(start, stop), series[start:stop, columns], axis=0
+            )
+            out[np.ix_(inside, columns)] = interpolator(position[inside])
+    return times, out.reshape((times.size, *shape[1:]))
+
+
+def valid_frame_span(x: npt.ArrayLike) -> tuple[int, int] | None:
+    """First and last sample index (inclusive) holding any finite value; None if there is none."""
+    frames = np.flatnonzero(np.isfinite(_as_series(x)).any(axis=1))
+    if frames.size == 0:
+        return None
+    return int(frames[0]), int(frames[-1])

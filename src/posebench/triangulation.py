@@ -1,0 +1,145 @@
+"""Confidence-weighted multi-view triangulation (linear DLT) of 2D keypoints into 3D metres.
+
+Vectorised over points with batched SVD; views without a score or coordinates contribute nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from posebench.camera import Camera
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _check_shape(
+    name: str, array: npt.NDArray[np.generic], expected: tuple[int | str, ...]
+) -> None:
+    ok = array.ndim == len(expected) and all(
+        isinstance(size, str) or size == actual
+        for size, actual in zip(expected, array.shape, strict=True)
+    )
+    if not ok:
+        wanted = "(" + ", ".join(str(size) for size in expected) + ")"
+        raise ValueError(f"{name} has shape {array.shape}, expected {wanted}")
+
+
+def triangulate_dlt(
+    points_norm: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    extrinsics: npt.ArrayLike,
+    min_views: int = 2,
+) -> tuple[FloatArray, IntArray]:
+    """Triangulate N points seen by C cameras from normalised (undistorted) image coordinates.
+
+    Args:
+        points_norm: (C, N, 2) ideal normalised coordinates (X/Z, Y/Z in each camera frame).
+        weights: (C, N) confidence of each view; views with weight <= 0 or NaN, or with NaN
+            coordinates, are not used.
+        extrinsics: (C, 3, 4) world->camera matrices [R | t], translation in metres.
+        min_views: minimum number of usable views (>= 2) for a point to be triangulated.
+
+    Returns:
+        (N, 3) world points in metres (NaN where fewer than ``min_views`` views are usable) and
+        (N,) number of usable views per point.
+    """
+    points = np.asarray(points_norm, dtype=np.float64)
+    weight = np.asarray(weights, dtype=np.float64)
+    projections = np.asarray(extrinsics, dtype=np.float64)
+    _check_shape("extrinsics", projections, ("C", 3, 4))
+    n_cameras = projections.shape[0]
+    _check_shape("points_norm", points, (n_cameras, "N", 2))
+    _check_shape("weights", weight, (n_cameras, points.shape[1]))
+    if min_views < 2:
+        raise ValueError(f"min_views is {min_views}, expected >= 2 (two views fix a 3D point)")
+
+    usable = (weight > 0) & np.all(np.isfinite(points), axis=-1)  # NaN weight compares False
+    n_views = usable.sum(axis=0)
+    solvable = n_views >= min_views
+    result = np.full((points.shape[1], 3), np.nan)
+    if not solvable.any():
+        return result, n_views
+
+    coords = np.where(usable[..., None], points, 0.0)[:, solvable]  # (C, M, 2)
+    view_weight = np.where(usable, weight, 0.0)[:, solvable]  # (C, M)
+    # Rows x * P3 - P1 and y * P3 - P2 for every camera and point: (C, M, 2, 4).
+    rows = coords[..., None] * projections[:, None, None, 2, :] - projections[:, None, :2, :]
+    rows /= np.linalg.norm(rows, axis=-1, keepdims=True)  # unit rows for conditioning
+    rows *= view_weight[..., None, None]
+    system = rows.transpose(1, 0, 2, 3).reshape(rows.shape[1], 2 * n_cameras, 4)
+    _, _, vh = np.linalg.svd(system, full_matrices=False)
+    homogeneous = vh[:, -1, :]
+    result[solvable] = homogeneous[:, :3] / homogeneous[:, 3:]
+    return result, n_views
+
+
+def triangulate_keypoints(
+    cameras: Sequence[Camera],
+    keypoints_px: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    min_score: float,
+    min_views: int = 2,
+) -> tuple[FloatArray, IntArray]:
+    """Triangulate keypoints detected in C synchronised cameras over F frames and K keypoints.
+
+    Args:
+        cameras: the C cameras, in the order of the first axis of the arrays.
+        keypoints_px: (C, F, K, 2) distorted pixel coordinates (NaN where not detected).
+        scores: (C, F, K) detector confidences; a view is used with weight = score when
+            score >= ``min_score`` (and score > 0), otherwise ignored.
+        min_score: confidence threshold.
+        min_views: minimum number of usable views per triangulated point.
+
+    Returns:
+        (F, K, 3) points in world metres (NaN where not triangulated) and (F, K) usable views.
+    """
+    keypoints = np.asarray(keypoints_px, dtype=np.float64)
+    score = np.asarray(scores, dtype=np.float64)
+    _check_shape("keypoints_px", keypoints, (len(cameras), "F", "K", 2))
+    _check_shape("scores", score, keypoints.shape[:3])
+    n_cameras, n_frames, n_keypoints = score.shape
+    normalised = np.stack(
+        [camera.undistort_points(keypoints[i]) for i, camera in enumerate(cameras)]
+    )
+    weights = np.where(score >= min_score, score, 0.0)
+    extrinsics = np.stack([camera.extrinsic_matrix() for camera in cameras])
+    points, n_views = triangulate_dlt(
+        normalised.reshape(n_cameras, n_frames * n_keypoints, 2),
+        weights.reshape(n_cameras, n_frames * n_keypoints),
+        extrinsics,
+        min_views,
+    )
+    return points.reshape(n_frames, n_keypoints, 3), n_views.reshape(n_frames, n_keypoints)
+
+
+def reprojection_errors_px(
+    cameras: Sequence[Camera],
+    points_m: npt.ArrayLike,
+    keypoints_px: npt.ArrayLike,
+    used: npt.ArrayLike,
+) -> FloatArray:
+    """Pixel distance between observed keypoints and the projections of the 3D points.
+
+    Args:
+        cameras: the C cameras.
+        points_m: (F, K, 3) world points in metres.
+        keypoints_px: (C, F, K, 2) observed distorted pixel coordinates.
+        used: (C, F, K) boolean, True where the view took part in the triangulation.
+
+    Returns:
+        (C, F, K) errors in pixels; NaN where the view was not used or the point is NaN.
+    """
+    points = np.asarray(points_m, dtype=np.float64)
+    keypoints = np.asarray(keypoints_px, dtype=np.float64)
+    mask = np.asarray(used, dtype=bool)
+    _check_shape("points_m", points, ("F", "K", 3))
+    _check_shape("keypoints_px", keypoints, (len(cameras), *points.shape[:2], 2))
+    _check_shape("used", mask, keypoints.shape[:3])
+    projected = np.stack([camera.project(points) for camera in cameras])
+    errors = np.linalg.norm(projected - keypoints, axis=-1)
+    return np.where(mask, errors, np.nan)

@@ -1,0 +1,23 @@
+"""Shared fixtures: the real Pose2Sim demo data, fetched once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posebench.fetch import fetch_pose2sim
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pose2sim_dir() -> Path:
+    """Folder with `Demo_SinglePerson/`, `OpenSim_Setup/` and `MarkerAugmenter/`.
+
+    Uses the same fetch code and location as the workflow (`resources/pose2sim`), so a
+    prior `make demo` or test run makes this instant.
+    """
+    dest = REPO_ROOT / "resources" / "pose2sim"
+    fetch_pose2sim(dest, cache_dir=REPO_ROOT / "resources" / "cache")
+    return dest

@@ -1,0 +1,18 @@
+"""Snakemake adapter: 2D keypoints of one camera video with one model."""
+
+from pathlib import Path
+
+from posebench.logs import log_to_file
+from posebench.pose2d import run_pose2d
+
+log_to_file(snakemake.log[0])
+model = snakemake.params.model
+run_pose2d(
+    Path(snakemake.input.video),
+    Path(snakemake.output[0]),
+    model_name=snakemake.wildcards.model,
+    backend=model["backend"],
+    marker_set=model["marker_set"],
+    options=model.get("options", {}),
+    batch_size=model.get("batch_size", 16),
+)
