@@ -6,8 +6,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
 from posebench.camera import Camera
-from posebench.triangulation import reprojection_errors_px, triangulate_dlt, triangulate_keypoints
+from posebench.triangulation import (
+    correct_left_right_swaps,
+    mirror_permutation,
+    reprojection_errors_px,
+    triangulate_dlt,
+    triangulate_keypoints,
+    triangulate_robust,
+)
 
 FloatArray = npt.NDArray[np.float64]
 K = np.array([[1400.0, 0.0, 955.0], [0.0, 1405.0, 545.0], [0.0, 0.0, 1.0]])
@@ -141,3 +149,208 @@ def test_reprojection_error_measures_pixel_offsets(
 def test_shape_mismatch_is_reported(cameras: list[Camera]) -> None:
     with pytest.raises(ValueError, match=r"keypoints_px has shape \(3, 2, 5, 2\), expected"):
         triangulate_keypoints(cameras, np.zeros((3, 2, 5, 2)), np.ones((3, 2, 5)), 0.5)
+
+
+# --- Left/right mirroring, swap correction and robust triangulation ------------------------
+
+# SynthPose-style names: COCO `left_*`/`right_*` plus anatomical markers with a leading
+# `r`/`l` (with or without underscore) and midline markers (`L2` has no `R2` counterpart).
+SYNTHPOSE_NAMES = (
+    "nose", "left_eye", "right_eye", "left_hip", "right_hip", "sternum", "rshoulder",
+    "lshoulder", "r_lelbow", "l_lelbow", "r_ASIS", "l_ASIS", "r_PSIS", "l_PSIS", "r_calc",
+    "l_calc", "C7", "L2", "T11", "T6",
+)  # fmt: skip
+
+
+def blazepose_skeleton(yaw_rad: float = np.pi / 4, n_frames: int = 30) -> FloatArray:
+    """(F, 33, 3) BlazePose-ordered points moving smoothly (sinusoids) inside the view of
+    `ring_cameras`: each left/right pair is 0.2-0.4 m apart along the body's lateral axis,
+    which is the world x axis turned by `yaw_rad` about z (0: seen side-on by cam0 and cam2,
+    frontally by cam1 and cam3; pi/4: obliquely by all cameras)."""
+    names = list(BLAZEPOSE_KEYPOINTS)
+    permutation = mirror_permutation(names)
+    rng = np.random.default_rng(11)
+    centre = rng.uniform([-0.15, -0.15, 0.1], [0.15, 0.15, 1.7], size=(len(names), 3))
+    half_width = rng.uniform(0.1, 0.2, size=len(names))
+    for i, name in enumerate(names):
+        j = int(permutation[i])
+        if j == i:
+            continue
+        centre[i] = centre[min(i, j)]  # both keypoints of a pair share the centre ...
+        half_width[i] = half_width[min(i, j)]  # ... and the separation
+        centre[i, 0] += half_width[i] if "left" in name else -half_width[i]
+    amplitude = rng.uniform(0.02, 0.08, size=(len(names), 3))
+    phase = rng.uniform(0.0, 2 * np.pi, size=(len(names), 3))
+    t = np.arange(n_frames)[:, None, None] / 30.0
+    points = centre + amplitude * np.sin(2 * np.pi * 0.8 * t + phase)
+    cos, sin = np.cos(yaw_rad), np.sin(yaw_rad)
+    return points @ np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]]).T
+
+
+def test_mirror_permutation_blazepose() -> None:
+    names = list(BLAZEPOSE_KEYPOINTS)
+    permutation = mirror_permutation(names)
+    at = names.index
+    assert permutation[at("left_knee")] == at("right_knee")
+    assert permutation[at("right_knee")] == at("left_knee")
+    assert permutation[at("mouth_left")] == at("mouth_right")
+    assert permutation[at("mouth_right")] == at("mouth_left")
+    assert permutation[at("nose")] == at("nose")
+    expected = [
+        name.replace("left", "#").replace("right", "left").replace("#", "right") for name in names
+    ]
+    assert [names[i] for i in permutation] == expected
+    np.testing.assert_array_equal(permutation[permutation], np.arange(len(names)))
+
+
+def test_mirror_permutation_synthpose_style_names() -> None:
+    names = list(SYNTHPOSE_NAMES)
+    permutation = mirror_permutation(names)
+    mirrored = dict(zip(names, (names[i] for i in permutation), strict=True))
+    assert mirrored["r_ASIS"] == "l_ASIS" and mirrored["l_ASIS"] == "r_ASIS"
+    assert mirrored["rshoulder"] == "lshoulder" and mirrored["lshoulder"] == "rshoulder"
+    assert mirrored["r_lelbow"] == "l_lelbow" and mirrored["l_calc"] == "r_calc"
+    assert mirrored["left_hip"] == "right_hip" and mirrored["right_eye"] == "left_eye"
+    for midline in ("nose", "sternum", "C7", "L2", "T11", "T6"):
+        assert mirrored[midline] == midline
+    np.testing.assert_array_equal(permutation[permutation], np.arange(len(names)))
+    assert mirror_permutation([]).shape == (0,)
+
+
+@pytest.mark.parametrize("corrupted_camera", [0, 1, 2, 3])
+def test_left_right_swaps_of_one_camera_are_undone(
+    cameras: list[Camera], corrupted_camera: int
+) -> None:
+    names = list(BLAZEPOSE_KEYPOINTS)
+    permutation = mirror_permutation(names)
+    keypoints = np.stack([camera.project(blazepose_skeleton()) for camera in cameras])
+    scores = np.random.default_rng(5).uniform(0.6, 1.0, size=keypoints.shape[:3])
+    bad_keypoints, bad_scores = keypoints.copy(), scores.copy()
+    frames = slice(10, 20)
+    bad_keypoints[corrupted_camera, frames] = keypoints[corrupted_camera, frames][:, permutation]
+    bad_scores[corrupted_camera, frames] = scores[corrupted_camera, frames][:, permutation]
+    before = bad_keypoints.copy()
+
+    fixed, fixed_scores, swapped = correct_left_right_swaps(
+        cameras, bad_keypoints, bad_scores, names, min_score=0.5
+    )
+
+    expected = np.zeros(scores.shape[:2], dtype=bool)
+    expected[corrupted_camera, frames] = True
+    np.testing.assert_array_equal(swapped, expected)
+    np.testing.assert_array_equal(fixed, keypoints)
+    np.testing.assert_array_equal(fixed_scores, scores)
+    np.testing.assert_array_equal(bad_keypoints, before)  # the input is not modified
+    points, _ = triangulate_keypoints(cameras, fixed, fixed_scores, min_score=0.5)
+    np.testing.assert_allclose(points, blazepose_skeleton(), atol=1e-6)
+
+
+@pytest.mark.parametrize("yaw_rad", [0.0, 0.3, 0.5, 1.0, np.pi / 2])
+@pytest.mark.parametrize("swapped_camera", [0, 1, 2, 3])
+def test_swap_is_undone_whatever_the_body_orientation(
+    cameras: list[Camera], yaw_rad: float, swapped_camera: int
+) -> None:
+    """Best-first correction: a swapped camera can mirror the others' triangulation, so a
+    clean camera may look improvable too; only the most improvable one is exchanged."""
+    names = list(BLAZEPOSE_KEYPOINTS)
+    keypoints = np.stack(
+        [camera.project(blazepose_skeleton(yaw_rad=yaw_rad)) for camera in cameras]
+    )
+    scores = np.full(keypoints.shape[:3], 0.9)
+    bad = keypoints.copy()
+    bad[swapped_camera, 10:20] = keypoints[swapped_camera, 10:20][:, mirror_permutation(names)]
+    fixed, _, swapped = correct_left_right_swaps(cameras, bad, scores, names, min_score=0.5)
+    expected = np.zeros(scores.shape[:2], dtype=bool)
+    expected[swapped_camera, 10:20] = True
+    np.testing.assert_array_equal(swapped, expected)
+    np.testing.assert_array_equal(fixed, keypoints)
+
+
+def test_left_right_swaps_need_more_cameras_than_min_views(cameras: list[Camera]) -> None:
+    names = list(BLAZEPOSE_KEYPOINTS)
+    keypoints = np.stack([camera.project(blazepose_skeleton()) for camera in cameras[:2]])
+    keypoints[1, 10:20] = keypoints[1, 10:20][:, mirror_permutation(names)]
+    scores = np.full(keypoints.shape[:3], 0.9)
+    fixed, fixed_scores, swapped = correct_left_right_swaps(
+        cameras[:2], keypoints, scores, names, min_score=0.5
+    )
+    np.testing.assert_array_equal(fixed, keypoints)
+    np.testing.assert_array_equal(fixed_scores, scores)
+    assert swapped.shape == (2, keypoints.shape[1]) and not swapped.any()
+
+
+def test_clean_views_are_not_swapped(cameras: list[Camera]) -> None:
+    names = list(BLAZEPOSE_KEYPOINTS)
+    keypoints = np.stack([camera.project(blazepose_skeleton()) for camera in cameras])
+    keypoints[2, 3] = np.nan  # a frame without detection in one camera
+    scores = np.full(keypoints.shape[:3], 0.9)
+    scores[2, 3] = 0.0
+    fixed, _, swapped = correct_left_right_swaps(cameras, keypoints, scores, names, 0.5)
+    assert not swapped.any()
+    np.testing.assert_array_equal(fixed, keypoints)
+
+
+def test_robust_triangulation_drops_gross_outliers(
+    cameras: list[Camera], points: FloatArray
+) -> None:
+    keypoints = np.stack([camera.project(points) for camera in cameras])  # (4, 6, 5, 2)
+    scores = np.full(keypoints.shape[:3], 0.9)
+    # Camera 1 is 200 px off (vertically: the other three cameras all see height, whereas a
+    # horizontal error of cam1 is only contradicted by the opposite cam3, which then shows as
+    # large a reprojection error) on keypoints 0 and 1.
+    keypoints[1, :, :2] += [0.0, 200.0]
+
+    plain, plain_views, plain_used = triangulate_robust(cameras, keypoints, scores, 0.5)
+    reference, _ = triangulate_keypoints(cameras, keypoints, scores, 0.5)
+    np.testing.assert_array_equal(plain, reference)
+    assert plain_used.all() and (plain_views == 4).all()
+    assert np.linalg.norm(plain[:, :2] - points[:, :2], axis=-1).min() > 0.01
+    np.testing.assert_allclose(plain[:, 2:], points[:, 2:], atol=1e-6)
+
+    robust, n_views, used = triangulate_robust(cameras, keypoints, scores, 0.5, max_error_px=10)
+    np.testing.assert_allclose(robust, points, atol=1e-6)
+    expected_used = np.ones_like(used)
+    expected_used[1, :, :2] = False
+    np.testing.assert_array_equal(used, expected_used)
+    np.testing.assert_array_equal(n_views, expected_used.sum(axis=0))
+
+
+def test_robust_triangulation_drops_one_view_at_a_time(points: FloatArray) -> None:
+    # Six cameras, so that two bad views of a point are outvoted by four good ones (with two
+    # of four bad, the greedy worst-view rule has no majority to go by).
+    cameras = ring_cameras(6)
+    keypoints = np.stack([camera.project(points) for camera in cameras])
+    scores = np.full(keypoints.shape[:3], 0.9)
+    keypoints[0, :, 0] += [0.0, 300.0]  # two bad views of keypoint 0
+    keypoints[2, :, 0] += [0.0, 200.0]
+    scores[2, :, 4] = 0.1  # keypoint 4: camera 2 below min_score, not counted as used
+    robust, n_views, used = triangulate_robust(cameras, keypoints, scores, 0.5, max_error_px=10)
+    np.testing.assert_allclose(robust, points, atol=1e-6)
+    assert not used[[0, 2], :, 0].any() and used[[1, 3, 4, 5], :, 0].all()
+    assert not used[2, :, 4].any() and used[[0, 1, 3, 4, 5], :, 4].all()
+    np.testing.assert_array_equal(n_views[:, 0], 4)
+    np.testing.assert_array_equal(n_views[:, 4], 5)
+    np.testing.assert_array_equal(n_views[:, 1:4], 6)
+
+
+@pytest.mark.parametrize("min_views", [2, 3])
+def test_robust_triangulation_keeps_min_views(
+    cameras: list[Camera], points: FloatArray, min_views: int
+) -> None:
+    keypoints = np.stack([camera.project(points) for camera in cameras])
+    scores = np.full(keypoints.shape[:3], 0.9)
+    scores[min_views:, :, 0] = 0.0  # keypoint 0 is seen by exactly min_views cameras ...
+    keypoints[0, :, 0] += [0.0, 200.0]  # ... one of them far off
+    robust, n_views, used = triangulate_robust(
+        cameras, keypoints, scores, 0.5, min_views=min_views, max_error_px=10
+    )
+    assert np.isfinite(robust).all()
+    np.testing.assert_array_equal(n_views[:, 0], min_views)
+    assert used[:min_views, :, 0].all() and not used[min_views:, :, 0].any()
+    np.testing.assert_allclose(robust[:, 1:], points[:, 1:], atol=1e-6)
+    scores[1:, :, 1] = 0.0  # one view: not triangulated, and no view counts as used
+    robust, n_views, used = triangulate_robust(
+        cameras, keypoints, scores, 0.5, min_views=min_views, max_error_px=10
+    )
+    assert np.isnan(robust[:, 1]).all() and (n_views[:, 1] == 1).all()
+    assert not used[:, :, 1].any()

@@ -157,15 +157,18 @@ def test_deleting_one_camera_reruns_only_dependents(demo_run: Path) -> None:
     }
 
 
-def test_lint_and_format() -> None:
-    lint = subprocess.run(
-        [*SNAKEMAKE, "--lint", "--snakefile", str(REPO / "Snakefile")],
-        capture_output=True, text=True, cwd=REPO, check=False,
-    )  # fmt: skip
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    snakefmt = Path(sys.executable).parent / "snakefmt"
-    check = subprocess.run(
-        [str(snakefmt), "--check", "Snakefile", "workflow/rules"],
-        capture_output=True, text=True, cwd=REPO, check=False,
-    )  # fmt: skip
-    assert check.returncode == 0, check.stdout + check.stderr
+def test_dry_run_on_a_fresh_directory(tmp_path: Path) -> None:
+    result = snakemake(tmp_path, "-n", "--cores", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fetch_pose2sim" in result.stdout
+    assert "describe_dataset" in result.stdout
+
+
+def test_unknown_model_is_rejected_with_the_valid_names(tmp_path: Path) -> None:
+    result = snakemake(
+        tmp_path, "-n", "--config", "run={'datasets': ['pose2sim-demo'], 'models': ['vitpose-x']}"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "run.models names ['vitpose-x']" in output
+    assert "Valid names: ['mediapipe-blazepose']" in output

@@ -116,9 +116,7 @@ def download_wheel(spec: WheelSpec, cache_dir: Path) -> Path:
     return target
 
 
-def extract_members(
-    wheel: Path, prefix: str, members: Sequence[str], dest: Path
-) -> dict[str, str]:
+def extract_members(wheel: Path, prefix: str, members: Sequence[str], dest: Path) -> dict[str, str]:
     """Extract `prefix + member` entries (a trailing '/' means a folder) into `dest`.
 
     Returns {relative path: sha256} of every extracted file. Extraction goes to a

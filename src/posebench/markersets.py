@@ -33,7 +33,9 @@ class MarkerSet:
     def __post_init__(self) -> None:
         missing = set(self.markers) - set(self.keypoints)
         if missing:
-            raise MarkerSetError(f"Marker set {self.name!r} maps unknown keypoints {sorted(missing)}")
+            raise MarkerSetError(
+                f"Marker set {self.name!r} maps unknown keypoints {sorted(missing)}"
+            )
 
     @property
     def marker_names(self) -> tuple[str, ...]:

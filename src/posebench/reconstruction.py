@@ -20,11 +20,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from posebench.camera import Camera, load_cameras
-from posebench.io.keypoints import Keypoints2D, KeypointFileError, load_keypoints
+from posebench.io.keypoints import KeypointFileError, Keypoints2D, load_keypoints
 from posebench.io.trc import write_trc
 from posebench.markersets import get_marker_set
 from posebench.timeseries import fill_gaps, lowpass_butterworth, resample, valid_frame_span
-from posebench.triangulation import reprojection_errors_px, triangulate_keypoints
+from posebench.triangulation import (
+    correct_left_right_swaps,
+    reprojection_errors_px,
+    triangulate_robust,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class TriangulationSettings:
     filter_order: int = 4
     output_rate_hz: float = 100.0
     max_frame_mismatch: int = 0
+    fix_left_right_swaps: bool = True
+    max_reprojection_error_px: float | None = 30.0
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TriangulationSettings:
@@ -58,6 +64,12 @@ class TriangulationSettings:
             filter_order=int(section["filter"]["order"]),
             output_rate_hz=float(section["output_rate_hz"]),
             max_frame_mismatch=int(section["max_frame_mismatch"]),
+            fix_left_right_swaps=bool(section["fix_left_right_swaps"]),
+            max_reprojection_error_px=(
+                None
+                if section["max_reprojection_error_px"] is None
+                else float(section["max_reprojection_error_px"])
+            ),
         )
 
 
@@ -117,12 +129,16 @@ def _reprojection_table(
     errors_px: npt.NDArray[np.float64],
     keypoint_names: Sequence[str],
     marker_of: dict[str, str],
-    n_views: npt.NDArray[np.int_],
+    triangulated: npt.NDArray[np.bool_],
 ) -> pd.DataFrame:
+    """Per keypoint: mean/median reprojection error (px), observations used, and the
+    fraction of frames in which it was triangulated."""
     flat = errors_px.transpose(2, 0, 1).reshape(len(keypoint_names), -1)
     observations = np.isfinite(flat).sum(axis=1)
     with np.errstate(invalid="ignore"):
-        mean = np.where(observations > 0, np.nansum(flat, axis=1) / np.maximum(observations, 1), np.nan)
+        mean = np.where(
+            observations > 0, np.nansum(flat, axis=1) / np.maximum(observations, 1), np.nan
+        )
     median = np.array(
         [np.median(row[np.isfinite(row)]) if np.isfinite(row).any() else np.nan for row in flat]
     )
@@ -133,7 +149,7 @@ def _reprojection_table(
             "mean_error_px": mean,
             "median_error_px": median,
             "observations": observations,
-            "triangulated_fraction": (n_views >= 1).mean(axis=0) if n_views.size else 0.0,
+            "triangulated_fraction": triangulated.mean(axis=0),
         }
     )
 
@@ -176,13 +192,25 @@ def reconstruct_trial(
 
     keypoints_px = np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64)
     scores = np.stack([v.scores[:n_frames] for v in views]).astype(np.float64)
-    points_m, n_views = triangulate_keypoints(
-        cameras, keypoints_px, scores, settings.min_score, settings.min_views
-    )
-    used = (scores >= settings.min_score) & np.isfinite(keypoints_px).all(axis=-1)
-    used &= (n_views >= settings.min_views)[None]
+    swapped = np.zeros(scores.shape[:2], dtype=bool)
+    if settings.fix_left_right_swaps:
+        keypoints_px, scores, swapped = correct_left_right_swaps(
+            cameras, keypoints_px, scores, views[0].keypoint_names, settings.min_score,
+            settings.min_views,
+        )  # fmt: skip
+        for name, count in zip(camera_names, swapped.sum(axis=1), strict=True):
+            if count:
+                log.info("%s: left/right exchanged in %d of %d frames", name, count, n_frames)
+    points_m, n_views, used = triangulate_robust(
+        cameras, keypoints_px, scores, settings.min_score, settings.min_views,
+        settings.max_reprojection_error_px,
+    )  # fmt: skip
+    confident = (scores >= settings.min_score) & np.isfinite(keypoints_px).all(axis=-1)
     errors = reprojection_errors_px(cameras, points_m, keypoints_px, used)
-    reprojection = _reprojection_table(errors, views[0].keypoint_names, markers.markers, n_views)
+    triangulated = np.asarray(np.isfinite(points_m).all(axis=-1))
+    reprojection = _reprojection_table(
+        errors, views[0].keypoint_names, markers.markers, triangulated
+    )
     output_reprojection.parent.mkdir(parents=True, exist_ok=True)
     reprojection.to_csv(output_reprojection, index=False, float_format="%.4f")
 
@@ -205,30 +233,41 @@ def reconstruct_trial(
             "triangulation.min_score."
         )
     first, last = span
-    frame_numbers = np.arange(last - first + 1) + 1
+    # OpenSim's IK cannot solve a frame without any marker: such frames inside the trial
+    # (longer gaps than max_gap_s) are left out of the TRC and counted in the report.
+    has_marker = np.asarray(np.isfinite(opensim_points).all(axis=-1).any(axis=-1))
+    kept = np.flatnonzero(has_marker[first : last + 1]) + first
+    grid_index = np.rint(times * settings.output_rate_hz).astype(int)
     write_trc(
         output_trc,
         markers.marker_names,
-        times[first : last + 1],
-        opensim_points[first : last + 1],
+        times[kept],
+        opensim_points[kept],
         data_rate_hz=settings.output_rate_hz,
-        frame_numbers=frame_numbers,
+        frame_numbers=grid_index[kept] + 1,
     )
-    valid_out = np.isfinite(opensim_points[first : last + 1]).all(axis=-1)
+    valid_out = np.asarray(np.isfinite(opensim_points[kept]).all(axis=-1))
     report: dict[str, Any] = {
         "cameras": list(camera_names),
         "keypoint_files": [str(p) for p in keypoint_files],
         "video_fps": fps,
         "video_frames": n_frames,
         "output_rate_hz": settings.output_rate_hz,
-        "output_frames": int(last - first + 1),
+        "output_frames": int(kept.size),
+        "dropped_empty_frames": int(last - first + 1 - kept.size),
         "trimmed_leading_frames": int(first),
         "trimmed_trailing_frames": int(len(times) - 1 - last),
         "start_time_s": float(times[first]),
         "gap_filled_samples": int(np.isfinite(filled).all(axis=-1).sum() - raw_valid.sum()),
         "max_gap_frames": max_gap,
         "filter_cutoff_hz": settings.filter_cutoff_hz,
-        "mean_reprojection_error_px": float(np.nanmean(errors)) if np.isfinite(errors).any() else None,
+        "left_right_swapped_frames": dict(
+            zip(camera_names, map(int, swapped.sum(axis=1)), strict=True)
+        ),
+        "views_rejected_fraction": float((confident & ~used).sum() / max(int(confident.sum()), 1)),
+        "mean_reprojection_error_px": float(np.nanmean(errors))
+        if np.isfinite(errors).any()
+        else None,
         "marker_valid_fraction": {
             name: float(valid_out[:, i].mean()) for i, name in enumerate(markers.marker_names)
         },

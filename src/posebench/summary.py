@@ -73,7 +73,11 @@ def plot_joint_angles(
         rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharex=True
     )
     for axis, base in zip(axes.flat, present, strict=False):
-        for suffix, colour, label in (("_r", "tab:red", "right"), ("_l", "tab:blue", "left"), ("", "k", None)):
+        for suffix, colour, label in (
+            ("_r", "tab:red", "right"),
+            ("_l", "tab:blue", "left"),
+            ("", "k", None),
+        ):
             name = base + suffix
             if name in table:
                 axis.plot(table["time"], table[name], color=colour, label=label or name, lw=1.4)
@@ -117,7 +121,11 @@ def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
         raise SummaryError("No per-trial tables to aggregate")
     tables = [pd.read_csv(path) for path in inputs]
     combined = pd.concat(tables, ignore_index=True)
-    key_columns = [c for c in ("dataset", "subject", "session", "trial", "model", "coordinate") if c in combined]
+    key_columns = [
+        c
+        for c in ("dataset", "subject", "session", "trial", "model", "coordinate")
+        if c in combined
+    ]
     combined = combined.sort_values(key_columns, kind="stable").reset_index(drop=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     combined.to_csv(output, index=False, float_format="%.4f")

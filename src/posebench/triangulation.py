@@ -143,3 +143,159 @@ def reprojection_errors_px(
     projected = np.stack([camera.project(points) for camera in cameras])
     errors = np.linalg.norm(projected - keypoints, axis=-1)
     return np.where(mask, errors, np.nan)
+
+
+_SIDE_SWAPS: tuple[tuple[str, str], ...] = (("left", "right"), ("right", "left"))
+
+
+def mirror_permutation(keypoint_names: Sequence[str]) -> IntArray:
+    """Index of each keypoint's left/right counterpart (its own index when it has none).
+
+    Counterparts are found by name: `left`<->`right` anywhere in the name
+    (`left_knee`, `mouth_left`), or a leading `l`<->`r` (`l_ASIS`, `lshoulder`), and only
+    when the counterpart exists.
+    """
+    index = {name: i for i, name in enumerate(keypoint_names)}
+    permutation = np.arange(len(keypoint_names))
+    for i, name in enumerate(keypoint_names):
+        candidates = [name.replace(a, b) for a, b in _SIDE_SWAPS if a in name]
+        candidates += [
+            mirrored + name[1:]
+            for first, mirrored in (("l", "r"), ("r", "l"), ("L", "R"), ("R", "L"))
+            if name.startswith(first)
+        ]
+        for candidate in candidates:
+            if candidate != name and candidate in index:
+                permutation[i] = index[candidate]
+                break
+    return permutation
+
+
+def _normalised(cameras: Sequence[Camera], keypoints: FloatArray) -> FloatArray:
+    return np.stack([camera.undistort_points(keypoints[i]) for i, camera in enumerate(cameras)])
+
+
+def _mirror_ratio(
+    cameras: Sequence[Camera],
+    keypoints: FloatArray,
+    score: FloatArray,
+    permutation: IntArray,
+    min_score: float,
+    min_views: int,
+) -> FloatArray:
+    """(C, F) error of each camera's mirrored detection relative to its original one, both
+    measured against the projection of the triangulation from the other cameras."""
+    n_cameras, n_frames, n_keypoints = score.shape
+    paired = permutation != np.arange(n_keypoints)
+    normalised = _normalised(cameras, keypoints).reshape(n_cameras, -1, 2)
+    extrinsics = np.stack([camera.extrinsic_matrix() for camera in cameras])
+    ratio = np.full((n_cameras, n_frames), np.nan)
+    for c, camera in enumerate(cameras):
+        weights = np.where(score >= min_score, score, 0.0)
+        weights[c] = 0.0
+        points, _ = triangulate_dlt(
+            normalised, weights.reshape(n_cameras, -1), extrinsics, min_views
+        )
+        projected = camera.project(points.reshape(n_frames, n_keypoints, 3))[:, paired]
+        error = np.linalg.norm(projected - keypoints[c][:, paired], axis=-1)
+        error_mirrored = np.linalg.norm(
+            projected - keypoints[c][:, permutation][:, paired], axis=-1
+        )
+        valid = np.isfinite(error) & np.isfinite(error_mirrored)
+        count = valid.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio[c] = np.where(valid, error_mirrored, 0).sum(axis=1) / np.where(
+                valid, error, 0
+            ).sum(axis=1)
+        ratio[c, count == 0] = np.nan
+    return ratio
+
+
+def correct_left_right_swaps(
+    cameras: Sequence[Camera],
+    keypoints_px: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    keypoint_names: Sequence[str],
+    min_score: float,
+    min_views: int = 2,
+    max_ratio: float = 0.5,
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Undo whole-body left/right confusions of single views (common in side views).
+
+    For every camera, the keypoints are triangulated from the other cameras and projected
+    into it; the ratio of the mirrored detection's error to the original one says how much
+    better exchanging its left and right keypoints would fit. In each round, per frame, only
+    the camera with the lowest ratio below `max_ratio` is corrected (best first: a swapped
+    camera can make the others' triangulation mirror the body, so a clean camera may also
+    look improvable, but less so), and the rounds repeat until nothing changes. Needs at
+    least `min_views + 1` cameras (otherwise returns the input unchanged).
+
+    Returns:
+        Corrected (C, F, K, 2) keypoints and (C, F, K) scores, and (C, F) True where swapped.
+    """
+    keypoints = np.array(keypoints_px, dtype=np.float64)
+    score = np.array(scores, dtype=np.float64)
+    _check_shape("keypoints_px", keypoints, (len(cameras), "F", "K", 2))
+    _check_shape("scores", score, keypoints.shape[:3])
+    n_cameras, n_frames, n_keypoints = score.shape
+    swapped = np.zeros((n_cameras, n_frames), dtype=bool)
+    permutation = mirror_permutation(keypoint_names)
+    if n_cameras <= min_views or (permutation == np.arange(n_keypoints)).all():
+        return keypoints, score, swapped
+    frames = np.arange(n_frames)
+    for _ in range(n_cameras):
+        ratio = _mirror_ratio(cameras, keypoints, score, permutation, min_score, min_views)
+        ratio[swapped | ~np.isfinite(ratio)] = np.inf  # never swap a view back
+        best = np.argmin(ratio, axis=0)
+        fix = ratio[best, frames] < max_ratio
+        if not fix.any():
+            break
+        cams, fixed_frames = best[fix], frames[fix]
+        keypoints[cams, fixed_frames] = keypoints[cams, fixed_frames][:, permutation]
+        score[cams, fixed_frames] = score[cams, fixed_frames][:, permutation]
+        swapped[cams, fixed_frames] = True
+    return keypoints, score, swapped
+
+
+def triangulate_robust(
+    cameras: Sequence[Camera],
+    keypoints_px: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    min_score: float,
+    min_views: int = 2,
+    max_error_px: float | None = None,
+) -> tuple[FloatArray, IntArray, BoolArray]:
+    """Weighted DLT that drops, one at a time, the view with the largest reprojection error
+    while it exceeds `max_error_px` and more than `min_views` views remain.
+
+    Returns:
+        (F, K, 3) points in metres, (F, K) views used and (C, F, K) True where a view was used.
+    """
+    keypoints = np.asarray(keypoints_px, dtype=np.float64)
+    score = np.asarray(scores, dtype=np.float64)
+    _check_shape("keypoints_px", keypoints, (len(cameras), "F", "K", 2))
+    _check_shape("scores", score, keypoints.shape[:3])
+    n_cameras, n_frames, n_keypoints = score.shape
+    normalised = _normalised(cameras, keypoints).reshape(n_cameras, -1, 2)
+    weights = np.where(score >= min_score, score, 0.0).reshape(n_cameras, -1)
+    weights[~np.isfinite(normalised).all(axis=-1)] = 0.0
+    extrinsics = np.stack([camera.extrinsic_matrix() for camera in cameras])
+    flat_keypoints = keypoints.reshape(n_cameras, -1, 2)
+    for _ in range(n_cameras - min_views + 1):
+        points, n_views = triangulate_dlt(normalised, weights, extrinsics, min_views)
+        if max_error_px is None:
+            break
+        projected = np.stack([camera.project(points) for camera in cameras])
+        errors = np.where(weights > 0, np.linalg.norm(projected - flat_keypoints, axis=-1), -np.inf)
+        worst = np.argmax(errors, axis=0)
+        worst_error = np.take_along_axis(errors, worst[None], axis=0)[0]
+        drop = np.isfinite(worst_error) & (worst_error > max_error_px) & (n_views > min_views)
+        if not drop.any():
+            break
+        weights[worst[drop], np.flatnonzero(drop)] = 0.0
+    used = (weights > 0) & (n_views >= min_views)[None]
+    return (
+        points.reshape(n_frames, n_keypoints, 3),
+        n_views.reshape(n_frames, n_keypoints),
+        used.reshape(n_cameras, n_frames, n_keypoints),
+    )

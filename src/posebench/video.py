@@ -60,6 +60,6 @@ def iter_frames_rgb(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
             ok, frame_bgr = capture.read()
             if not ok:
                 return
-            yield cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+            yield np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     finally:
         capture.release()

@@ -67,7 +67,9 @@ def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
     return samples[SAMPLE_COLUMNS].sort_values(KEY_COLUMNS).reset_index(drop=True)
 
 
-def select_cameras(samples: pd.DataFrame, cameras: Sequence[str] | None, source: str) -> pd.DataFrame:
+def select_cameras(
+    samples: pd.DataFrame, cameras: Sequence[str] | None, source: str
+) -> pd.DataFrame:
     """Keep only `cameras` (all when None); error if one of them is absent."""
     if cameras is None:
         return samples

@@ -99,7 +99,9 @@ def load_keypoints(path: Path) -> Keypoints2D:
             f"{FORMAT_VERSION}. Delete it and re-run the pose2d rule."
         )
     if array.ndim != 3 or array.shape[-1] != 3:
-        raise KeypointFileError(f"{path}: keypoints array has shape {array.shape}, expected (F, K, 3)")
+        raise KeypointFileError(
+            f"{path}: keypoints array has shape {array.shape}, expected (F, K, 3)"
+        )
     return Keypoints2D(
         keypoints_px=array[..., :2],
         scores=array[..., 2],

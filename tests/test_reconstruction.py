@@ -1,0 +1,359 @@
+"""End-to-end tests of `reconstruct_trial` on a synthetic BlazePose trial seen by 4 cameras.
+
+The truth is an analytic skeleton (33 BlazePose keypoints moving smoothly, world frame z-up),
+projected through calibrated cameras with lens distortion and saved as keypoint files, so the
+reconstructed TRC can be compared with the truth rotated into OpenSim's frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+
+from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
+from posebench.camera import Camera, save_cameras
+from posebench.io.keypoints import Keypoints2D, save_keypoints
+from posebench.io.trc import TrcData, read_trc
+from posebench.markersets import MarkerSetError, get_marker_set
+from posebench.reconstruction import ReconstructionError, TriangulationSettings, reconstruct_trial
+from posebench.triangulation import mirror_permutation
+
+FloatArray = npt.NDArray[np.float64]
+
+FPS = 60.0
+N_FRAMES = 60
+IMAGE_SIZE = (1920, 1080)  # width, height in pixels
+CAMERA_NAMES = ("cam0", "cam1", "cam2", "cam3")
+WORLD_TO_OPENSIM = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # z-up -> y-up
+MARKERS = get_marker_set("blazepose")
+# Filter off and output rate = video rate: every step after triangulation is the identity.
+EXACT = TriangulationSettings(
+    filter_cutoff_hz=None, output_rate_hz=FPS, max_reprojection_error_px=None
+)
+
+# Left half of a standing body (x: to the person's left, y: forward, z: up; metres). Right
+# keypoints mirror x; left/right pairs of the body are 0.24-0.52 m apart.
+_LEFT_SIDE = {
+    "left_eye_inner": (0.015, 0.09, 1.66),
+    "left_eye": (0.035, 0.085, 1.66),
+    "left_eye_outer": (0.05, 0.08, 1.66),
+    "left_ear": (0.08, 0.0, 1.63),
+    "mouth_left": (0.025, 0.09, 1.56),
+    "left_shoulder": (0.2, 0.0, 1.45),
+    "left_elbow": (0.24, -0.03, 1.15),
+    "left_wrist": (0.26, 0.04, 0.88),
+    "left_pinky": (0.27, 0.05, 0.8),
+    "left_index": (0.25, 0.07, 0.8),
+    "left_thumb": (0.23, 0.07, 0.83),
+    "left_hip": (0.12, 0.0, 0.95),
+    "left_knee": (0.13, 0.03, 0.52),
+    "left_ankle": (0.13, 0.0, 0.09),
+    "left_heel": (0.13, -0.06, 0.04),
+    "left_foot_index": (0.15, 0.16, 0.02),
+}
+
+
+def _template() -> FloatArray:
+    points = []
+    for name in BLAZEPOSE_KEYPOINTS:
+        if name == "nose":
+            points.append((0.0, 0.11, 1.6))
+        elif name in _LEFT_SIDE:
+            points.append(_LEFT_SIDE[name])
+        else:
+            x, y, z = _LEFT_SIDE[name.replace("right", "left")]
+            points.append((-x, y, z))
+    return np.array(points)
+
+
+TEMPLATE = _template()
+_RNG = np.random.default_rng(2024)
+AMPLITUDE = _RNG.uniform(0.02, 0.06, size=TEMPLATE.shape)
+PHASE = _RNG.uniform(0.0, 2 * np.pi, size=TEMPLATE.shape)
+
+
+def skeleton(times_s: npt.ArrayLike) -> FloatArray:
+    """(T, 33, 3) world points (z-up, metres) at the given times: limbs swing at 1 Hz, the
+    body turns by 0.4 +- 0.3 rad about z and sways by up to 0.15 m."""
+    t = np.asarray(times_s, dtype=np.float64)[:, None]
+    local = TEMPLATE + AMPLITUDE * np.sin(2 * np.pi * 1.0 * t[..., None] + PHASE)
+    yaw = 0.4 + 0.3 * np.sin(2 * np.pi * 0.5 * t)
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    x = cos * local[..., 0] - sin * local[..., 1] + 0.15 * np.sin(2 * np.pi * 0.4 * t)
+    y = sin * local[..., 0] + cos * local[..., 1] + 0.1 * np.sin(2 * np.pi * 0.3 * t + 1.0)
+    z = local[..., 2] + 0.02 * np.sin(2 * np.pi * 0.7 * t)
+    return np.stack([x, y, z], axis=-1)
+
+
+def truth_markers(times_s: npt.ArrayLike) -> FloatArray:
+    """(T, 25, 3) TRC markers in OpenSim's frame at the given times."""
+    return skeleton(times_s)[:, list(MARKERS.marker_keypoint_indices)] @ WORLD_TO_OPENSIM.T
+
+
+def make_cameras() -> list[Camera]:
+    """Four cameras 4 m around the origin at 45, 135, 225 and 315 deg, 1.5 m high, aimed at
+    (0, 0, 0.9) m, each with its own slightly different intrinsics and small distortion."""
+    cameras = []
+    target = np.array([0.0, 0.0, 0.9])
+    for index, angle in enumerate(np.deg2rad([45.0, 135.0, 225.0, 315.0])):
+        centre = np.array([4.0 * np.cos(angle), 4.0 * np.sin(angle), 1.5])
+        forward = (target - centre) / np.linalg.norm(target - centre)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        rotation = np.stack([right, np.cross(forward, right), forward])
+        matrix = np.array(
+            [[1450.0 + 10 * index, 0.0, 962.0 - index], [0.0, 1452.0 + 10 * index, 538.0 + index],
+             [0.0, 0.0, 1.0]]
+        )  # fmt: skip
+        distortion = [-0.04 - 0.005 * index, 0.012, 0.0004, -0.0003, 0.0]
+        cameras.append(
+            Camera(
+                CAMERA_NAMES[index], matrix, distortion, rotation, -rotation @ centre, IMAGE_SIZE
+            )
+        )
+    return cameras
+
+
+CAMERAS = make_cameras()
+
+
+def clean_views() -> tuple[FloatArray, FloatArray]:
+    """(C, F, 33, 2) pixel keypoints of the truth at k / FPS, and (C, F, 33) scores of 0.9."""
+    points = skeleton(np.arange(N_FRAMES) / FPS)
+    keypoints = np.stack([camera.project(points) for camera in CAMERAS])
+    return keypoints, np.full(keypoints.shape[:3], 0.9)
+
+
+def write_trial(
+    folder: Path,
+    keypoints: FloatArray,
+    scores: FloatArray,
+    names: tuple[str, ...] = BLAZEPOSE_KEYPOINTS,
+    cameras: list[Camera] = CAMERAS,
+) -> tuple[list[Path], Path]:
+    """Save one keypoint file per camera and the calibration; return their paths."""
+    files = []
+    for name, camera_keypoints, camera_scores in zip(CAMERA_NAMES, keypoints, scores, strict=True):
+        path = folder / "pose2d" / f"{name}.npz"
+        save_keypoints(
+            path,
+            Keypoints2D(
+                keypoints_px=np.asarray(camera_keypoints, dtype=np.float32),
+                scores=np.asarray(camera_scores, dtype=np.float32),
+                keypoint_names=names,
+                fps=FPS,
+                image_size=IMAGE_SIZE,
+                model="synthetic",
+            ),
+        )
+        files.append(path)
+    calibration = folder / "calibration.json"
+    save_cameras(calibration, cameras, metadata={"world_to_opensim": WORLD_TO_OPENSIM.tolist()})
+    return files, calibration
+
+
+def reconstruct(
+    folder: Path, files: list[Path], calibration: Path, settings: TriangulationSettings
+) -> tuple[dict[str, Any], TrcData]:
+    """Run the stage into `folder/out`; return the report (checked against its file) and TRC."""
+    out = folder / "out"
+    report = reconstruct_trial(
+        files,
+        CAMERA_NAMES,
+        calibration,
+        "blazepose",
+        output_trc=out / "trial.trc",
+        output_reprojection=out / "reprojection.csv",
+        output_report=out / "report.json",
+        settings=settings,
+    )
+    assert json.loads((out / "report.json").read_text()) == report
+    trc = read_trc(out / "trial.trc")
+    assert trc.marker_names == MARKERS.marker_names
+    return report, trc
+
+
+def test_exact_reconstruction_matches_truth(tmp_path: Path) -> None:
+    files, calibration = write_trial(tmp_path, *clean_views())
+    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+
+    frames = np.arange(N_FRAMES)
+    np.testing.assert_allclose(trc.times_s, frames / FPS, atol=5e-7)
+    np.testing.assert_array_equal(trc.frame_numbers, frames + 1)
+    assert trc.data_rate_hz == FPS and trc.units == "m" and len(MARKERS.marker_names) == 25
+    np.testing.assert_allclose(trc.positions_m, truth_markers(frames / FPS), atol=1e-6, rtol=0)
+    assert report["mean_reprojection_error_px"] < 1e-3
+    assert report["output_frames"] == report["video_frames"] == N_FRAMES
+    assert report["trimmed_leading_frames"] == report["trimmed_trailing_frames"] == 0
+    assert report["dropped_empty_frames"] == report["gap_filled_samples"] == 0
+    assert report["left_right_swapped_frames"] == dict.fromkeys(CAMERA_NAMES, 0)
+    assert report["views_rejected_fraction"] == 0.0
+    assert report["marker_valid_fraction"] == dict.fromkeys(MARKERS.marker_names, 1.0)
+
+    table = pd.read_csv(tmp_path / "out" / "reprojection.csv")
+    assert list(table["keypoint"]) == list(BLAZEPOSE_KEYPOINTS)
+    assert table["marker"].fillna("").tolist() == [
+        MARKERS.markers.get(name, "") for name in BLAZEPOSE_KEYPOINTS
+    ]
+    assert (table["observations"] == len(CAMERAS) * N_FRAMES).all()
+    assert table["mean_error_px"].max() < 1e-3 and (table["triangulated_fraction"] == 1.0).all()
+
+
+def test_frames_without_person_are_trimmed(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    missing = np.r_[0:5, N_FRAMES - 3 : N_FRAMES]  # no person in any camera
+    keypoints[:, missing] = np.nan
+    scores[:, missing] = 0.0
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+
+    kept = np.arange(5, N_FRAMES - 3)
+    np.testing.assert_allclose(trc.times_s, kept / FPS, atol=5e-7)
+    np.testing.assert_array_equal(trc.frame_numbers, kept + 1)
+    assert np.isfinite(trc.positions_m).all()
+    assert (trc.positions_m != 0).any(axis=-1).all()  # no marker put at the origin
+    np.testing.assert_allclose(trc.positions_m, truth_markers(kept / FPS), atol=1e-6, rtol=0)
+    assert report["trimmed_leading_frames"] == 5 and report["trimmed_trailing_frames"] == 3
+    assert report["output_frames"] == kept.size and report["video_frames"] == N_FRAMES
+    assert report["start_time_s"] == pytest.approx(5 / FPS)
+    assert report["dropped_empty_frames"] == 0
+
+
+def test_short_gaps_are_filled_and_long_empty_stretches_dropped(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    short, long = np.arange(15, 19), np.arange(30, 45)  # 4 and 15 frames; max_gap_s=0.2 -> 12
+    keypoints[:, np.r_[short, long]] = np.nan
+    scores[:, np.r_[short, long]] = 0.0
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+
+    kept = np.setdiff1d(np.arange(N_FRAMES), long)
+    np.testing.assert_allclose(trc.times_s, kept / FPS, atol=5e-7)
+    np.testing.assert_array_equal(trc.frame_numbers, kept + 1)
+    truth = truth_markers(kept / FPS)
+    filled = np.isin(kept, short)
+    np.testing.assert_allclose(trc.positions_m[~filled], truth[~filled], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(trc.positions_m[filled], truth[filled], atol=0.01, rtol=0)
+    assert report["dropped_empty_frames"] == long.size
+    assert report["gap_filled_samples"] == short.size * len(MARKERS.marker_names)
+    assert report["output_frames"] == kept.size
+    assert report["trimmed_leading_frames"] == report["trimmed_trailing_frames"] == 0
+
+
+def test_frame_count_mismatch(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    save_keypoints(  # cam2's video is 3 frames shorter
+        files[2],
+        Keypoints2D(
+            keypoints[2, :-3].astype(np.float32),
+            scores[2, :-3].astype(np.float32),
+            BLAZEPOSE_KEYPOINTS,
+            FPS,
+            IMAGE_SIZE,
+            "synthetic",
+        ),
+    )
+    with pytest.raises(ReconstructionError, match="Frame counts differ") as error:
+        reconstruct(tmp_path, files, calibration, EXACT)
+    message = str(error.value)
+    assert "cam2.npz: 57" in message and "cam0.npz: 60" in message
+    assert "max_frame_mismatch=0" in message
+
+    with pytest.raises(ReconstructionError, match="max_frame_mismatch=2"):
+        reconstruct(tmp_path, files, calibration, replace(EXACT, max_frame_mismatch=2))
+    report, trc = reconstruct(tmp_path, files, calibration, replace(EXACT, max_frame_mismatch=3))
+    frames = np.arange(N_FRAMES - 3)
+    assert report["video_frames"] == report["output_frames"] == frames.size
+    np.testing.assert_allclose(trc.times_s, frames / FPS, atol=5e-7)
+    np.testing.assert_allclose(trc.positions_m, truth_markers(frames / FPS), atol=1e-6, rtol=0)
+
+
+def test_keypoints_of_another_marker_set_are_rejected(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    coco = tuple(f"kp{i}" for i in range(17))
+    save_keypoints(
+        files[1],
+        Keypoints2D(
+            keypoints[1, :, :17].astype(np.float32),
+            scores[1, :, :17].astype(np.float32),
+            coco,
+            FPS,
+            IMAGE_SIZE,
+            "coco17",
+        ),
+    )
+    with pytest.raises(MarkerSetError, match="outputs 17 keypoints but marker set 'blazepose' "):
+        reconstruct(tmp_path, files, calibration, EXACT)
+    with pytest.raises(MarkerSetError, match=r"cam1\.npz.*expects 33 in this order: nose, "):
+        reconstruct(tmp_path, files, calibration, EXACT)
+    assert not (tmp_path / "out" / "trial.trc").exists()
+
+
+def test_camera_missing_from_calibration(tmp_path: Path) -> None:
+    files, _ = write_trial(tmp_path, *clean_views())
+    calibration = tmp_path / "three_cameras.json"
+    save_cameras(calibration, CAMERAS[:3], metadata={"world_to_opensim": WORLD_TO_OPENSIM.tolist()})
+    with pytest.raises(ReconstructionError, match=r"\['cam3'\] have keypoints but no calibration"):
+        reconstruct(tmp_path, files, calibration, EXACT)
+
+
+def test_left_right_swaps_of_one_camera_are_corrected(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    scores += np.random.default_rng(8).uniform(-0.05, 0.05, size=scores.shape)
+    frames = np.arange(20, 35)
+    permutation = mirror_permutation(BLAZEPOSE_KEYPOINTS)
+    keypoints[1, frames] = keypoints[1, frames][:, permutation]
+    scores[1, frames] = scores[1, frames][:, permutation]
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    truth = truth_markers(np.arange(N_FRAMES) / FPS)
+
+    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    assert report["left_right_swapped_frames"] == {"cam0": 0, "cam1": 15, "cam2": 0, "cam3": 0}
+    np.testing.assert_allclose(trc.positions_m, truth, atol=1e-6, rtol=0)
+    assert report["mean_reprojection_error_px"] < 1e-3
+
+    report, trc = reconstruct(
+        tmp_path, files, calibration, replace(EXACT, fix_left_right_swaps=False)
+    )
+    assert report["left_right_swapped_frames"] == dict.fromkeys(CAMERA_NAMES, 0)
+    error = np.linalg.norm(trc.positions_m - truth, axis=-1).max(axis=-1)
+    clean_frames = np.setdiff1d(np.arange(N_FRAMES), frames)
+    assert error[frames].min() > 0.02 and error[clean_frames].max() < 1e-6
+    assert report["mean_reprojection_error_px"] > 1.0
+
+
+def test_resampling_to_100_hz(tmp_path: Path) -> None:
+    files, calibration = write_trial(tmp_path, *clean_views())
+    settings = replace(EXACT, output_rate_hz=TriangulationSettings().output_rate_hz)
+    assert settings.output_rate_hz == 100.0
+    report, trc = reconstruct(tmp_path, files, calibration, settings)
+
+    grid = np.arange(int((N_FRAMES - 1) / FPS * 100) + 1)  # k / 100 up to the last video frame
+    assert grid[-1] == 98
+    np.testing.assert_allclose(trc.times_s, grid / 100, atol=5e-7)
+    np.testing.assert_array_equal(trc.frame_numbers, grid + 1)
+    assert trc.data_rate_hz == 100.0 and report["output_frames"] == grid.size
+    on_video_frames = grid % 5 == 0  # k / 100 = (3k/5) / 60: a video frame when 5 divides k
+    truth = truth_markers(grid / 100)
+    np.testing.assert_allclose(
+        trc.positions_m[on_video_frames], truth[on_video_frames], atol=1e-6, rtol=0
+    )
+    np.testing.assert_allclose(trc.positions_m, truth, atol=1e-3, rtol=0)
+
+
+def test_default_settings_stay_close_to_truth(tmp_path: Path) -> None:
+    files, calibration = write_trial(tmp_path, *clean_views())
+    report, trc = reconstruct(tmp_path, files, calibration, TriangulationSettings())
+    grid = np.arange(99)
+    np.testing.assert_allclose(trc.times_s, grid / 100, atol=5e-7)
+    np.testing.assert_allclose(trc.positions_m, truth_markers(grid / 100), atol=1e-3, rtol=0)
+    assert report["filter_cutoff_hz"] == 12.0 and report["views_rejected_fraction"] == 0.0
