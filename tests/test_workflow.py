@@ -172,3 +172,12 @@ def test_unknown_model_is_rejected_with_the_valid_names(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "run.models names ['vitpose-x']" in output
     assert "Valid names: ['mediapipe-blazepose']" in output
+
+
+def test_stage_timings_from_benchmarks(demo_run: Path) -> None:
+    from posebench.cli import stage_timings
+
+    timings = stage_timings(demo_run / "benchmarks").set_index("rule")
+    assert set(timings.index) == {"pose2d", "triangulate", "scale", "inverse_kinematics"}
+    assert timings.loc["pose2d", "jobs"] == 4
+    assert (timings["total_s"] > 0).all()
