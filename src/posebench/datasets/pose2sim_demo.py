@@ -8,11 +8,11 @@ OpenSim's y-up frame by -90 degrees about x.
 from __future__ import annotations
 
 import math
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tomllib
 
 from posebench.calibration import read_qualisys_qca
 from posebench.camera import save_cameras
