@@ -160,7 +160,7 @@ def test_deleting_one_camera_reruns_only_dependents(demo_run: Path) -> None:
 def test_dry_run_on_a_fresh_directory(tmp_path: Path) -> None:
     result = snakemake(tmp_path, "-n", "--cores", "2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "fetch_pose2sim" in result.stdout
+    assert "fetch_demo_data" in result.stdout
     assert "describe_dataset" in result.stdout
 
 

@@ -1,15 +1,15 @@
 localrules:
-    fetch_pose2sim,
+    fetch_demo_data,
 
 
-rule fetch_pose2sim:
+rule fetch_demo_data:
     output:
         manifest=FETCH_OUTPUTS["pose2sim"],
     log:
-        "logs/fetch/pose2sim.log",
+        "logs/fetch_demo_data.log",
     conda:
         "../../envs/posebench.yaml"
     params:
         cache="resources/cache",
     script:
-        "../scripts/fetch_pose2sim.py"
+        "../scripts/fetch_demo_data.py"
