@@ -16,6 +16,7 @@ include: "workflow/rules/pose2d.smk"
 include: "workflow/rules/triangulate.smk"
 include: "workflow/rules/kinematics.smk"
 include: "workflow/rules/summarize.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

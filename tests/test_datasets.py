@@ -38,13 +38,6 @@ def test_demo_adapter(pose2sim_dir: Path, tmp_path: Path) -> None:
     assert all(c.center_m()[2] > 1.0 for c in cameras)
 
 
-def test_camera_selection(pose2sim_dir: Path, tmp_path: Path) -> None:
-    samples = describe(pose2sim_dir / "Demo_SinglePerson", tmp_path, cameras=["cam01", "cam03"])
-    assert list(samples["camera"]) == ["cam01", "cam03"]
-    with pytest.raises(SampleSheetError, match=r"cameras \['cam09'\] selected"):
-        describe(pose2sim_dir / "Demo_SinglePerson", tmp_path, cameras=["cam01", "cam09"])
-
-
 def test_missing_folder_and_video(pose2sim_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(SampleSheetError, match="does not exist"):
         describe(tmp_path / "nowhere", tmp_path)
@@ -60,7 +53,8 @@ def valid_sheet() -> pd.DataFrame:
         {
             "dataset": "d", "subject": "s", "session": "S0", "trial": ["t1", "t1", "t2", "t2"],
             "camera": ["c1", "c2", "c1", "c2"], "video": "v.mp4", "calibration": "c.json",
-            "mass_kg": 70.0, "height_m": np.nan, "scaling_trial": "t1",
+            "mass_kg": 70.0, "height_m": np.nan, "activity": "t", "scaling_session": "S0",
+            "scaling_trial": "t1", "ground_truth": "", "evaluate": "no",
         }
     )  # fmt: skip
 
@@ -71,7 +65,7 @@ def test_sheet_validation() -> None:
     with pytest.raises(SampleSheetError, match="duplicated sample keys"):
         validate_samples(duplicated, "sheet")
     bad_scaling = valid_sheet().assign(scaling_trial="t9")
-    with pytest.raises(SampleSheetError, match="scaling_trial"):
+    with pytest.raises(SampleSheetError, match="scaling session/trial that is in the sheet"):
         validate_samples(bad_scaling, "sheet")
     bad_mass = valid_sheet().assign(mass_kg=[70.0, 70.0, np.nan, 70.0])
     with pytest.raises(SampleSheetError, match="mass_kg"):
@@ -79,6 +73,9 @@ def test_sheet_validation() -> None:
     slash = valid_sheet().assign(subject="a/b")
     with pytest.raises(SampleSheetError, match="'/'"):
         validate_samples(slash, "sheet")
+    evaluate_without_truth = valid_sheet().assign(evaluate="yes")
+    with pytest.raises(SampleSheetError, match="need a ground_truth"):
+        validate_samples(evaluate_without_truth, "sheet")
     uneven = valid_sheet().iloc[:3]
     with pytest.raises(SampleSheetError, match="different cameras"):
         validate_samples(uneven, "sheet")

@@ -18,6 +18,7 @@ from posebench.io.trc import read_trc
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TRIAL = "pose2sim-demo/P00/S00/balancing/mediapipe-blazepose"
+SETUP = "all"
 CAMERAS = ["cam01", "cam02", "cam03", "cam04"]
 
 pytestmark = pytest.mark.workflow
@@ -69,12 +70,12 @@ def test_outputs_exist(demo_run: Path) -> None:
     for camera in CAMERAS:
         assert (results / "pose2d" / TRIAL / f"{camera}.npz").is_file()
     expected = [
-        f"triangulate/{TRIAL}/markers.trc",
-        f"triangulate/{TRIAL}/reprojection_error.csv",
-        "scale/pose2sim-demo/P00/S00/mediapipe-blazepose/scaled.osim",
-        f"ik/{TRIAL}/joint_angles.mot",
-        f"ik/{TRIAL}/marker_errors.sto",
-        f"summary/{TRIAL}/joint_angles.png",
+        f"triangulate/{TRIAL}/{SETUP}/markers.trc",
+        f"triangulate/{TRIAL}/{SETUP}/reprojection_error.csv",
+        f"scale/pose2sim-demo/P00/S00/mediapipe-blazepose/{SETUP}/scaled.osim",
+        f"ik/{TRIAL}/{SETUP}/joint_angles.mot",
+        f"ik/{TRIAL}/{SETUP}/marker_errors.sto",
+        f"summary/{TRIAL}/{SETUP}/joint_angles.png",
         "summary/joint_angles.csv",
         "summary/trials.csv",
     ]
@@ -98,7 +99,7 @@ def test_keypoints_cover_all_frames(demo_run: Path) -> None:
 def test_trc_is_plausible(demo_run: Path) -> None:
     import opensim
 
-    path = demo_run / "results" / "triangulate" / TRIAL / "markers.trc"
+    path = demo_run / "results" / "triangulate" / TRIAL / SETUP / "markers.trc"
     trc = read_trc(path)
     table = opensim.TimeSeriesTableVec3(str(path))
     assert table.getNumRows() == len(trc.times_s)
@@ -112,7 +113,7 @@ def test_trc_is_plausible(demo_run: Path) -> None:
 
 
 def test_joint_angles_physiological(demo_run: Path) -> None:
-    motion = read_mot(demo_run / "results" / "ik" / TRIAL / "joint_angles.mot")
+    motion = read_mot(demo_run / "results" / "ik" / TRIAL / SETUP / "joint_angles.mot")
     table = motion.table
     assert motion.header["inDegrees"] == "yes"
     assert len(table) >= 150

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from posebench.io.mot import read_mot
 from posebench.io.trc import TrcData, read_trc
-from posebench.markersets import get_marker_set
+from posebench.markersets import MarkerSet, get_marker_set
 
 LOG_LEVELS: tuple[str, ...] = ("Off", "Critical", "Error", "Warn", "Info", "Debug", "Trace")
 #: Plausible range of a body's scale factor (dimensionless, per axis).
@@ -543,6 +543,83 @@ def _write_json(path: Path, content: dict[str, Any]) -> None:
     path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
+def _marker_pair(first: str, second: str) -> ET.Element:
+    pair = ET.Element("MarkerPair")
+    ET.SubElement(pair, "markers").text = f" {first} {second}"
+    return pair
+
+
+def adapt_ik_setup(marker_set: MarkerSet, setup: Path, output: Path) -> list[str]:
+    """Write `setup` to `output` keeping only IK marker tasks of markers in `marker_set`,
+    with its `ik_weights`, and without coordinate tasks if the set says so; return the
+    names of the tasks left out or switched off."""
+    tree = ET.parse(setup)
+    dropped = []
+    available = set(marker_set.marker_names)
+    for objects in tree.iter("objects"):
+        if not marker_set.ik_coordinate_tasks:
+            for task in objects.findall("IKCoordinateTask"):
+                apply = task.find("apply")
+                if apply is None:
+                    apply = ET.SubElement(task, "apply")
+                if apply.text is None or apply.text.strip() != "false":
+                    dropped.append(task.get("name", ""))
+                apply.text = "false"
+        for task in list(objects.findall("IKMarkerTask")):
+            name = task.get("name", "")
+            if name not in available:
+                objects.remove(task)
+                dropped.append(name)
+            elif name in marker_set.ik_weights:
+                weight = task.find("weight")
+                if weight is None:
+                    weight = ET.SubElement(task, "weight")
+                weight.text = f"{marker_set.ik_weights[name]:g}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(output, encoding="UTF-8", xml_declaration=True)
+    return sorted(dropped)
+
+
+def adapt_scaling_setup(marker_set: MarkerSet, setup: Path, output: Path) -> dict[str, Any]:
+    """Write `setup` to `output` adapted to `marker_set`: measurements named in its
+    `scaling_pairs` get those pairs; other pairs using markers the set lacks are left out,
+    and a measurement left without pairs is switched off (its bodies stay unscaled).
+    Marker-placer tasks of absent markers are removed. Returns what was changed."""
+    tree = ET.parse(setup)
+    available = set(marker_set.marker_names)
+    changes: dict[str, Any] = {"replaced": [], "dropped_pairs": [], "switched_off": []}
+    for measurement in tree.iter("Measurement"):
+        name = measurement.get("name", "")
+        objects = measurement.find("MarkerPairSet/objects")
+        if objects is None:
+            continue
+        if name in marker_set.scaling_pairs:
+            for pair in list(objects):
+                objects.remove(pair)
+            for first, second in marker_set.scaling_pairs[name]:
+                objects.append(_marker_pair(first, second))
+            changes["replaced"].append(name)
+            continue
+        for pair in list(objects.findall("MarkerPair")):
+            markers = (pair.findtext("markers") or "").split()
+            if not set(markers) <= available:
+                objects.remove(pair)
+                changes["dropped_pairs"].append(f"{name}: {' '.join(markers)}")
+        if not objects.findall("MarkerPair"):
+            apply = measurement.find("apply")
+            if apply is not None and apply.text and apply.text.strip() == "true":
+                apply.text = "false"
+                changes["switched_off"].append(name)
+    for placer in tree.iter("MarkerPlacer"):
+        for objects in placer.iter("objects"):
+            for task in list(objects.findall("IKMarkerTask")):
+                if task.get("name", "") not in available:
+                    objects.remove(task)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(output, encoding="UTF-8", xml_declaration=True)
+    return changes
+
+
 def scale_session(
     *,
     trc: Path,
@@ -556,38 +633,44 @@ def scale_session(
 ) -> ScaleResult:
     """Stage `scale`: scale the marker set's OpenSim model on the stillest window of `trc`.
 
-    The window is the stillest `window_s` in which every marker of the scaling
-    measurements is present; it, the participant and the scale factors go to
+    The scaling set-up is first adapted to the marker set (`adapt_scaling_setup`). The
+    window is the stillest `window_s` in which every marker of the scaling measurements is
+    present; it, the adaptations, the participant and the scale factors go to
     `output_report` (JSON).
     """
-    files = get_marker_set(marker_set).opensim_paths(Path(setup_dir))
-    names = scaling_marker_names(osim.ScaleTool(str(files["scaling_setup"])))
-    data = read_trc(trc)
-    absent = [name for name in names if name not in data.marker_names]
-    if absent:
-        raise ValueError(
-            f"{trc}: markers {absent} needed by {files['scaling_setup']} are not in the TRC; "
-            f"the marker set {marker_set!r} does not match this scaling set-up."
+    markers = get_marker_set(marker_set)
+    files = markers.opensim_paths(Path(setup_dir))
+    with tempfile.TemporaryDirectory(prefix="posebench_setup_") as tmp:
+        scaling_setup = Path(tmp) / files["scaling_setup"].name
+        changes = adapt_scaling_setup(markers, files["scaling_setup"], scaling_setup)
+        names = scaling_marker_names(osim.ScaleTool(str(scaling_setup)))
+        data = read_trc(trc)
+        absent = [name for name in names if name not in data.marker_names]
+        if absent:
+            raise ValueError(
+                f"{trc}: markers {absent} needed by {files['scaling_setup']} are not in the "
+                f"TRC; the marker set {marker_set!r} does not match this scaling set-up."
+            )
+        columns = [data.marker_names.index(name) for name in names]
+        window = select_static_window(data.positions_m[:, columns], data.times_s, window_s)
+        result = scale_model(
+            generic_model=files["model"],
+            marker_set=files["markers"],
+            scaling_setup=scaling_setup,
+            trc=trc,
+            mass_kg=mass_kg,
+            height_m=height_m,
+            time_range_s=window,
+            output_model=output_model,
+            geometry_dir=_geometry_dir(setup_dir),
         )
-    columns = [data.marker_names.index(name) for name in names]
-    window = select_static_window(data.positions_m[:, columns], data.times_s, window_s)
-    result = scale_model(
-        generic_model=files["model"],
-        marker_set=files["markers"],
-        scaling_setup=files["scaling_setup"],
-        trc=trc,
-        mass_kg=mass_kg,
-        height_m=height_m,
-        time_range_s=window,
-        output_model=output_model,
-        geometry_dir=_geometry_dir(setup_dir),
-    )
     _write_json(
         output_report,
         {
             "trc": str(trc),
             "marker_set": marker_set,
             "opensim_files": {role: str(path) for role, path in files.items()},
+            "scaling_setup_changes": changes,
             "mass_kg": mass_kg,
             "height_m": height_m,
             "scaling_markers": names,
@@ -610,23 +693,30 @@ def inverse_kinematics_trial(
     output_marker_errors: Path,
     output_report: Path,
 ) -> IkResult:
-    """Stage `inverse_kinematics`: IK of one trial with the marker set's IK set-up."""
-    files = get_marker_set(marker_set).opensim_paths(Path(setup_dir))
-    result = run_inverse_kinematics(
-        model=model,
-        ik_setup=files["ik_setup"],
-        trc=trc,
-        output_motion=output_motion,
-        output_marker_errors=output_marker_errors,
-        accuracy=accuracy,
-        geometry_dir=_geometry_dir(setup_dir),
-    )
+    """Stage `inverse_kinematics`: IK of one trial with the marker set's IK set-up, adapted
+    to the marker set (`adapt_ik_setup`)."""
+    markers = get_marker_set(marker_set)
+    files = markers.opensim_paths(Path(setup_dir))
+    with tempfile.TemporaryDirectory(prefix="posebench_setup_") as tmp:
+        ik_setup = Path(tmp) / files["ik_setup"].name
+        dropped = adapt_ik_setup(markers, files["ik_setup"], ik_setup)
+        result = run_inverse_kinematics(
+            model=model,
+            ik_setup=ik_setup,
+            trc=trc,
+            output_motion=output_motion,
+            output_marker_errors=output_marker_errors,
+            accuracy=accuracy,
+            geometry_dir=_geometry_dir(setup_dir),
+        )
     _write_json(
         output_report,
         {
             "trc": str(trc),
             "model": str(model),
             "ik_setup": str(files["ik_setup"]),
+            "ik_tasks_left_out": dropped,
+            "ik_weights_overridden": dict(sorted(markers.ik_weights.items())),
             "accuracy": accuracy,
             "frames": result.n_frames,
             "time_range_s": list(result.time_range_s),

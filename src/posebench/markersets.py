@@ -2,16 +2,89 @@
 
 A marker set names the keypoints a model must output (in order), the OpenSim marker each
 keypoint becomes in the TRC file, and the OpenSim files (model, marker definitions,
-scaling and IK set-ups) to use, relative to an OpenSim set-up folder.
+scaling and IK set-ups) to use, relative to an OpenSim set-up folder. Set-ups written for
+a richer marker set are adapted at run time (see `posebench.kinematics`): IK tasks and
+scaling marker pairs of markers this set does not provide are left out, `ik_weights`
+override task weights, and `scaling_pairs` replace the marker pairs of named measurements.
+`coordinate_aliases` maps canonical coordinate names (OpenCapBench's) to the model's.
+`ik_coordinate_tasks=False` switches off the set-up's coordinate tasks (priors pulling a
+coordinate towards a value), for marker sets that determine those coordinates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
+
+# SynthPose "Anatomical" keypoints, in model output order: the 17 COCO keypoints, then 35
+# anatomical landmarks.
+ANATOMICAL_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "sternum", "rshoulder", "lshoulder", "r_lelbow", "l_lelbow", "r_melbow", "l_melbow",
+    "r_lwrist", "l_lwrist", "r_mwrist", "l_mwrist", "r_ASIS", "l_ASIS", "r_PSIS", "l_PSIS",
+    "r_knee", "l_knee", "r_mknee", "l_mknee", "r_ankle", "l_ankle", "r_mankle", "l_mankle",
+    "r_5meta", "l_5meta", "r_toe", "l_toe", "r_big_toe", "l_big_toe", "l_calc", "r_calc",
+    "C7", "L2", "T11", "T6",
+)  # fmt: skip
+
+# Anatomical keypoints onto the OpenCap-style `_study` markers of Pose2Sim's LSTM marker set
+# (Markers_LSTM.xml). sternum, big toes, L2, T11 and T6 have no marker there.
+_ANATOMICAL_TO_STUDY = {
+    "C7": "C7_study",
+    "rshoulder": "r_shoulder_study", "lshoulder": "L_shoulder_study",
+    "r_lelbow": "r_lelbow_study", "l_lelbow": "L_lelbow_study",
+    "r_melbow": "r_melbow_study", "l_melbow": "L_melbow_study",
+    "r_lwrist": "r_lwrist_study", "l_lwrist": "L_lwrist_study",
+    "r_mwrist": "r_mwrist_study", "l_mwrist": "L_mwrist_study",
+    "r_ASIS": "r.ASIS_study", "l_ASIS": "L.ASIS_study",
+    "r_PSIS": "r.PSIS_study", "l_PSIS": "L.PSIS_study",
+    "r_knee": "r_knee_study", "l_knee": "L_knee_study",
+    "r_mknee": "r_mknee_study", "l_mknee": "L_mknee_study",
+    "r_ankle": "r_ankle_study", "l_ankle": "L_ankle_study",
+    "r_mankle": "r_mankle_study", "l_mankle": "L_mankle_study",
+    "r_toe": "r_toe_study", "l_toe": "L_toe_study",
+    "r_5meta": "r_5meta_study", "l_5meta": "L_5meta_study",
+    "r_calc": "r_calc_study", "l_calc": "L_calc_study",
+}  # fmt: skip
+
+# OpenCapBench's IK weights for SynthPose markers: 25 on ASIS/PSIS, 10 on knees and ankles,
+# 7 on feet, 5 on spine, shoulders and arms.
+_ANATOMICAL_IK_WEIGHTS = {
+    **dict.fromkeys(["r.ASIS_study", "L.ASIS_study", "r.PSIS_study", "L.PSIS_study"], 25.0),
+    **dict.fromkeys(
+        [f"{s}_{m}_study" for s in ("r", "L") for m in ("knee", "mknee", "ankle", "mankle")],
+        10.0,
+    ),
+    **dict.fromkeys([f"{s}_{m}_study" for s in ("r", "L") for m in ("toe", "5meta", "calc")], 7.0),
+    **dict.fromkeys(
+        ["C7_study", "r_shoulder_study", "L_shoulder_study"]
+        + [f"{s}_{m}_study" for s in ("r", "L") for m in ("lelbow", "melbow", "lwrist", "mwrist")],
+        5.0,
+    ),
+}
+
+# Measurements of Scaling_Setup_Pose2Sim_LSTM.xml whose pairs use markers the anatomical
+# set lacks (hip joint centres, RShoulder/RElbow), re-expressed with anatomical markers.
+_ANATOMICAL_SCALING_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "femur_r": (("r.ASIS_study", "r_knee_study"),),
+    "femur_l": (("L.ASIS_study", "L_knee_study"),),
+    "pelvisZ": (("r.ASIS_study", "L.ASIS_study"),),
+    "torsoXY": (("r_shoulder_study", "r.PSIS_study"), ("L_shoulder_study", "L.PSIS_study")),
+    "torsoZ": (("r_shoulder_study", "L_shoulder_study"),),
+    "humerus": (("r_shoulder_study", "r_lelbow_study"), ("L_shoulder_study", "L_lelbow_study")),
+}
+
+# Pose2Sim's models name the lumbar joint's coordinates after L5/S1.
+POSE2SIM_COORDINATE_ALIASES = {
+    "lumbar_extension": "L5_S1_Flex_Ext",
+    "lumbar_bending": "L5_S1_Lat_Bending",
+    "lumbar_rotation": "L5_S1_axial_rotation",
+}
 
 
 class MarkerSetError(ValueError):
@@ -29,6 +102,10 @@ class MarkerSet:
     opensim_markers: str
     scaling_setup: str
     ik_setup: str
+    ik_weights: dict[str, float] = field(default_factory=dict)
+    scaling_pairs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    coordinate_aliases: dict[str, str] = field(default_factory=dict)
+    ik_coordinate_tasks: bool = True
 
     def __post_init__(self) -> None:
         missing = set(self.markers) - set(self.keypoints)
@@ -98,6 +175,24 @@ MARKER_SETS: dict[str, MarkerSet] = {
         opensim_markers="Markers_BlazePose.xml",
         scaling_setup="Scaling_Setup_Pose2Sim_Blazepose.xml",
         ik_setup="IK_Setup_Pose2Sim_Blazepose.xml",
+        coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
+    ),
+    "anatomical": MarkerSet(
+        name="anatomical",
+        keypoints=ANATOMICAL_KEYPOINTS,
+        markers=_ANATOMICAL_TO_STUDY,
+        opensim_model="Model_Pose2Sim_simple.osim",
+        opensim_markers="Markers_LSTM.xml",
+        scaling_setup="Scaling_Setup_Pose2Sim_LSTM.xml",
+        ik_setup="IK_Setup_Pose2Sim_withoutHands_LSTM.xml",
+        ik_weights=_ANATOMICAL_IK_WEIGHTS,
+        scaling_pairs=_ANATOMICAL_SCALING_PAIRS,
+        coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
+        # The LSTM set-up pulls L5_S1_Flex_Ext towards 0 (weight 0.1). Simbody averages the
+        # marker cost over the weights, so that prior outweighs every marker and biases
+        # lumbar flexion, pelvis tilt and hip flexion by 3-5 deg on synthetic squats. C7,
+        # the shoulders, ASIS and PSIS determine the lumbar joint without it.
+        ik_coordinate_tasks=False,
     ),
 }
 

@@ -43,6 +43,7 @@ def run_pose2d(
     decoded = 0
     with create_backend(backend, model_name, marker_set, options) as model:
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
+        model.start_video(video)
         batch: list[np.ndarray] = []
         for frame in iter_frames_rgb(video):
             if frame.shape[:2] != (info.height, info.width):

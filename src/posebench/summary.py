@@ -123,7 +123,7 @@ def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
     combined = pd.concat(tables, ignore_index=True)
     key_columns = [
         c
-        for c in ("dataset", "subject", "session", "trial", "model", "coordinate")
+        for c in ("dataset", "setup", "subject", "session", "trial", "model", "coordinate", "dof")
         if c in combined
     ]
     combined = combined.sort_values(key_columns, kind="stable").reset_index(drop=True)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import PchipInterpolator
+from scipy.interpolate import CubicSpline, PchipInterpolator
 from scipy.signal import butter, sosfiltfilt
 
 FloatArray = npt.NDArray[np.float64]
@@ -111,7 +111,11 @@ def lowpass_butterworth(
 def resample(
     x: npt.ArrayLike, rate_in_hz: float, rate_out_hz: float, start_time_s: float = 0.0
 ) -> tuple[FloatArray, FloatArray]:
-    """Resample onto the absolute time grid ``k / rate_out_hz`` (k integer) by PCHIP.
+    """Resample onto the absolute time grid ``k / rate_out_hz`` (k integer) by cubic splines.
+
+    Cubic (not-a-knot) splines, not PCHIP: on densely sampled smooth motion they are far
+    more accurate (PCHIP's shape preservation costs accuracy between samples; on synthetic
+    squats at 60 -> 100 Hz it raised the joint-angle error floor from about 0.1 to 0.3 deg).
 
     Input sample i is at ``start_time_s + i / rate_in_hz``. The output covers every grid time
     within [first, last] input time, so series resampled from different sources align on
@@ -145,10 +149,8 @@ def resample(
         if stop - start == 1:
             out[np.ix_(inside, columns)] = series[start, columns]
         elif inside.any():
-            interpolator = PchipInterpolator(
-                np.arange(start, stop), series[start:stop, columns], axis=0
-            )
-            out[np.ix_(inside, columns)] = interpolator(position[inside])
+            spline = CubicSpline(np.arange(start, stop), series[start:stop, columns], axis=0)
+            out[np.ix_(inside, columns)] = spline(position[inside])
     return times, out.reshape((times.size, *shape[1:]))
 
 

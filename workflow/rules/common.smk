@@ -28,7 +28,7 @@ def _check_names(kind, selected, defined):
     unknown = [name for name in selected if name not in defined]
     if unknown:
         raise ValueError(
-            f"config/config.yaml: run.{kind} names {unknown}, which are not defined under "
+            f"config: run.{kind} names {unknown}, which are not defined under "
             f"`{kind}:`. Valid names: {sorted(defined)}."
         )
 
@@ -37,12 +37,26 @@ _check_names("datasets", config["run"]["datasets"], config["datasets"])
 _check_names("models", config["run"]["models"], config["models"])
 
 
+def _check_generated_paths():
+    for name, dataset in config["datasets"].items():
+        expected = f"resources/synthetic/{name}"
+        if "generate" in dataset and dataset["path"] != expected:
+            raise ValueError(
+                f"config: dataset {name!r} is generated, so its path must be {expected!r} "
+                f"(found {dataset['path']!r})."
+            )
+
+
+_check_generated_paths()
+
+
 wildcard_constraints:
     dataset="[^/]+",
     subject="[^/]+",
     session="[^/]+",
     trial="[^/]+",
     camera="[^/]+",
+    setup="[^/]+",
     model="|".join(re.escape(name) for name in config["models"]),
 
 
@@ -54,8 +68,12 @@ def get_fetch_output(name):
     return [FETCH_OUTPUTS[name]] if name else []
 
 
-def get_dataset_fetch(wildcards):
-    return get_fetch_output(config["datasets"][wildcards.dataset].get("fetch"))
+def get_dataset_inputs(wildcards):
+    """What must exist before a dataset can be described: fetched or generated files."""
+    dataset = config["datasets"][wildcards.dataset]
+    if "generate" in dataset:
+        return [f"resources/synthetic/{wildcards.dataset}/generated.json"]
+    return get_fetch_output(dataset.get("fetch"))
 
 
 def get_opensim_fetch(wildcards):
@@ -66,52 +84,90 @@ def get_model(wildcards):
     return config["models"][wildcards.model]
 
 
+def get_marker_set(wildcards):
+    return get_model(wildcards)["marker_set"]
+
+
 def get_samples(dataset):
     """The validated sample sheet of `dataset` (after its checkpoint has run)."""
     path = checkpoints.describe_dataset.get(dataset=dataset).output.samples
     samples = pd.read_csv(
         path,
         sep="\t",
-        dtype={c: str for c in ["subject", "session", "trial", "camera"]},
+        dtype={
+            c: str
+            for c in [
+                "subject",
+                "session",
+                "trial",
+                "camera",
+                "scaling_session",
+                "scaling_trial",
+            ]
+        },
+        keep_default_na=False,
+        na_values={"height_m": [""]},
     )
     validate(samples, schema=SAMPLES_SCHEMA)
     return samples
 
 
-def _rows(wildcards, trial=None):
+def get_setups(dataset):
+    """{setup name: cameras or None (all)} of a dataset."""
+    return config["datasets"][dataset].get("camera_setups") or {"all": None}
+
+
+def _setup_rows(rows, dataset, setup):
+    cameras = get_setups(dataset)[setup]
+    if cameras is None:
+        return rows
+    absent = sorted(set(cameras) - set(rows["camera"]))
+    if absent:
+        raise ValueError(
+            f"config: camera setup {setup!r} of dataset {dataset!r} names cameras {absent}, "
+            f"which trial {rows['trial'].iloc[0]} does not have (it has "
+            f"{sorted(set(rows['camera']))})."
+        )
+    return rows[rows["camera"].isin(cameras)]
+
+
+def _trial_rows(wildcards, session=None, trial=None):
     samples = get_samples(wildcards.dataset)
+    session = session or wildcards.session
+    trial = trial or wildcards.trial
     rows = samples[
         (samples["subject"] == wildcards.subject)
-        & (samples["session"] == wildcards.session)
-        & (samples["trial"] == (trial or wildcards.trial))
+        & (samples["session"] == session)
+        & (samples["trial"] == trial)
     ]
     if rows.empty:
         raise ValueError(
-            f"No samples for {wildcards.dataset}/{wildcards.subject}/{wildcards.session}/"
-            f"{trial or wildcards.trial} in the sample sheet"
+            f"No samples for {wildcards.dataset}/{wildcards.subject}/{session}/{trial}"
         )
     return rows.sort_values("camera")
 
 
 def get_video(wildcards):
-    rows = _rows(wildcards)
+    rows = _trial_rows(wildcards)
     return rows.loc[rows["camera"] == wildcards.camera, "video"].item()
 
 
 def get_cameras(wildcards):
-    return list(_rows(wildcards)["camera"])
+    """Cameras of the trial in the wildcards' camera setup."""
+    rows = _setup_rows(_trial_rows(wildcards), wildcards.dataset, wildcards.setup)
+    return list(rows["camera"])
 
 
 def get_keypoint_files(wildcards):
-    return expand(
-        "results/pose2d/{dataset}/{subject}/{session}/{trial}/{model}/{camera}.npz",
-        camera=get_cameras(wildcards),
-        **wildcards,
-    )
+    return [
+        f"results/pose2d/{wildcards.dataset}/{wildcards.subject}/{wildcards.session}/"
+        f"{wildcards.trial}/{wildcards.model}/{camera}.npz"
+        for camera in get_cameras(wildcards)
+    ]
 
 
 def get_calibration(wildcards):
-    return _rows(wildcards)["calibration"].iloc[0]
+    return _trial_rows(wildcards)["calibration"].iloc[0]
 
 
 def get_session_row(wildcards):
@@ -124,10 +180,11 @@ def get_session_row(wildcards):
 
 
 def get_scaling_trc(wildcards):
-    trial = get_session_row(wildcards)["scaling_trial"]
+    row = get_session_row(wildcards)
     return (
-        f"results/triangulate/{wildcards.dataset}/{wildcards.subject}/{wildcards.session}/"
-        f"{trial}/{wildcards.model}/markers.trc"
+        f"results/triangulate/{wildcards.dataset}/{wildcards.subject}/"
+        f"{row['scaling_session']}/{row['scaling_trial']}/{wildcards.model}/"
+        f"{wildcards.setup}/markers.trc"
     )
 
 
@@ -140,20 +197,66 @@ def get_participant(wildcards):
     }
 
 
-def get_units():
-    """Every (dataset, subject, session, trial, camera, model) to run, as dicts."""
-    for dataset in config["run"]["datasets"]:
-        keys = get_samples(dataset)[
-            ["dataset", "subject", "session", "trial", "camera"]
-        ]
-        for row in keys.itertuples(index=False):
-            for model in config["run"]["models"]:
-                yield {**row._asdict(), "model": model}
+def get_ground_truth(wildcards):
+    return _trial_rows(wildcards)["ground_truth"].iloc[0]
 
 
-def expand_units(pattern):
-    """`pattern` filled for every unit; patterns without {camera} give one path per trial."""
-    return sorted({pattern.format(**unit) for unit in get_units()})
+def get_evaluation_keys(wildcards):
+    row = _trial_rows(wildcards).iloc[0]
+    return {
+        "dataset": wildcards.dataset,
+        "setup": wildcards.setup,
+        "subject": wildcards.subject,
+        "session": wildcards.session,
+        "trial": wildcards.trial,
+        "activity": row["activity"],
+        "model": wildcards.model,
+    }
+
+
+def get_units(dataset=None, evaluated_only=False):
+    """Every (dataset, subject, session, trial, setup, camera, model) to run, as dicts."""
+    for name in [dataset] if dataset else config["run"]["datasets"]:
+        samples = get_samples(name)
+        if evaluated_only:
+            samples = samples[samples["evaluate"] == "yes"]
+        for (subject, session, trial), rows in samples.groupby(
+            ["subject", "session", "trial"]
+        ):
+            for setup in get_setups(name):
+                for camera in _setup_rows(rows, name, setup)["camera"]:
+                    for model in config["run"]["models"]:
+                        yield {
+                            "dataset": name,
+                            "subject": subject,
+                            "session": session,
+                            "trial": trial,
+                            "setup": setup,
+                            "camera": camera,
+                            "model": model,
+                        }
+
+
+def expand_units(pattern, **kwargs):
+    """`pattern` filled for every unit; keys it lacks collapse (one path per trial...)."""
+    return sorted({pattern.format(**unit) for unit in get_units(**kwargs)})
+
+
+def get_scores(wildcards):
+    return expand_units(
+        "results/evaluation/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/scores.csv",
+        dataset=wildcards.dataset,
+        evaluated_only=True,
+    )
+
+
+def get_leaderboards():
+    """Leaderboards of the datasets that have trials with ground truth."""
+    return [
+        f"results/{dataset}/leaderboard.md"
+        for dataset in config["run"]["datasets"]
+        if (get_samples(dataset)["evaluate"] == "yes").any()
+    ]
 
 
 def get_final_output(wildcards):
@@ -164,17 +267,18 @@ def get_final_output(wildcards):
             "results/pose2d/{dataset}/{subject}/{session}/{trial}/{model}/{camera}.npz"
         ),
         *expand_units(
-            "results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/markers.trc"
+            "results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/markers.trc"
         ),
         *expand_units(
-            "results/scale/{dataset}/{subject}/{session}/{model}/scaled.osim"
+            "results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaled.osim"
         ),
         *expand_units(
-            "results/ik/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.mot"
+            "results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.mot"
         ),
         *expand_units(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.png"
+            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.png"
         ),
         "results/summary/joint_angles.csv",
         "results/summary/trials.csv",
+        *get_leaderboards(),
     ]

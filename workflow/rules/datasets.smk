@@ -4,9 +4,10 @@ localrules:
 
 checkpoint describe_dataset:
     input:
-        get_dataset_fetch,
+        get_dataset_inputs,
     output:
         samples="results/datasets/{dataset}/samples.tsv",
+        skipped="results/datasets/{dataset}/skipped.tsv",
         calibration=directory("results/datasets/{dataset}/calibration"),
     log:
         "logs/describe_dataset/{dataset}.log",
@@ -16,3 +17,21 @@ checkpoint describe_dataset:
         dataset=lambda wildcards: config["datasets"][wildcards.dataset],
     script:
         "../scripts/describe_dataset.py"
+
+
+rule generate_synthetic:
+    input:
+        get_opensim_fetch,
+    output:
+        "resources/synthetic/{dataset}/generated.json",
+    log:
+        "logs/generate_synthetic/{dataset}.log",
+    benchmark:
+        "benchmarks/generate_synthetic/{dataset}.tsv"
+    conda:
+        "../../envs/posebench.yaml"
+    params:
+        settings=lambda wildcards: config["datasets"][wildcards.dataset]["generate"],
+        setup_dir=config["opensim"]["setup_dir"],
+    script:
+        "../scripts/generate_synthetic.py"

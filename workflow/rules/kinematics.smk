@@ -1,19 +1,19 @@
 rule scale:
     input:
         trc=get_scaling_trc,
-        setup=get_opensim_fetch,
+        opensim=get_opensim_fetch,
     output:
-        model="results/scale/{dataset}/{subject}/{session}/{model}/scaled.osim",
-        report="results/scale/{dataset}/{subject}/{session}/{model}/scaling.json",
+        model="results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaled.osim",
+        report="results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaling.json",
     log:
-        "logs/scale/{dataset}/{subject}/{session}/{model}.log",
+        "logs/scale/{dataset}/{subject}/{session}/{model}/{setup}.log",
     benchmark:
-        "benchmarks/scale/{dataset}/{subject}/{session}/{model}.tsv"
+        "benchmarks/scale/{dataset}/{subject}/{session}/{model}/{setup}.tsv"
     conda:
         "../../envs/posebench.yaml"
     params:
         participant=get_participant,
-        marker_set=lambda wildcards: get_model(wildcards)["marker_set"],
+        marker_set=get_marker_set,
         setup_dir=config["opensim"]["setup_dir"],
         window_s=config["opensim"]["scaling"]["window_s"],
     script:
@@ -22,20 +22,20 @@ rule scale:
 
 rule inverse_kinematics:
     input:
-        trc="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/markers.trc",
-        model="results/scale/{dataset}/{subject}/{session}/{model}/scaled.osim",
+        trc="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/markers.trc",
+        model="results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaled.osim",
     output:
-        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.mot",
-        marker_errors="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/marker_errors.sto",
-        report="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/ik.json",
+        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.mot",
+        marker_errors="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/marker_errors.sto",
+        report="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/ik.json",
     log:
-        "logs/inverse_kinematics/{dataset}/{subject}/{session}/{trial}/{model}.log",
+        "logs/inverse_kinematics/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
     benchmark:
-        "benchmarks/inverse_kinematics/{dataset}/{subject}/{session}/{trial}/{model}.tsv"
+        "benchmarks/inverse_kinematics/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.tsv"
     conda:
         "../../envs/posebench.yaml"
     params:
-        marker_set=lambda wildcards: get_model(wildcards)["marker_set"],
+        marker_set=get_marker_set,
         setup_dir=config["opensim"]["setup_dir"],
         accuracy=config["opensim"]["ik"]["accuracy"],
     script:

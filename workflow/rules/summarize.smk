@@ -1,26 +1,27 @@
 rule summarize:
     input:
-        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.mot",
-        marker_errors="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/marker_errors.sto",
-        triangulation="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/triangulation.json",
+        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.mot",
+        marker_errors="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/marker_errors.sto",
+        triangulation="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/triangulation.json",
     output:
-        statistics="results/summary/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.csv",
-        quality="results/summary/{dataset}/{subject}/{session}/{trial}/{model}/quality.csv",
+        statistics="results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.csv",
+        quality="results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/quality.csv",
         plot=report(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.png",
+            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.png",
             caption="../report/joint_angles.rst",
             category="Joint angles",
-            subcategory="{model}",
+            subcategory="{model} ({setup})",
             labels={
                 "dataset": "{dataset}",
                 "subject": "{subject}",
                 "session": "{session}",
                 "trial": "{trial}",
                 "model": "{model}",
+                "setup": "{setup}",
             },
         ),
     log:
-        "logs/summarize/{dataset}/{subject}/{session}/{trial}/{model}.log",
+        "logs/summarize/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
     conda:
         "../../envs/posebench.yaml"
     params:
@@ -32,10 +33,10 @@ rule summarize:
 rule aggregate:
     input:
         statistics=lambda wildcards: expand_units(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/joint_angles.csv"
+            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.csv"
         ),
         quality=lambda wildcards: expand_units(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/quality.csv"
+            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/quality.csv"
         ),
     output:
         statistics=report(

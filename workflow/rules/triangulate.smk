@@ -3,18 +3,18 @@ rule triangulate:
         keypoints=get_keypoint_files,
         calibration=get_calibration,
     output:
-        trc="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/markers.trc",
-        reprojection="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/reprojection_error.csv",
-        report="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/triangulation.json",
+        trc="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/markers.trc",
+        reprojection="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/reprojection_error.csv",
+        report="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/triangulation.json",
     log:
-        "logs/triangulate/{dataset}/{subject}/{session}/{trial}/{model}.log",
+        "logs/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
     benchmark:
-        "benchmarks/triangulate/{dataset}/{subject}/{session}/{trial}/{model}.tsv"
+        "benchmarks/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.tsv"
     conda:
         "../../envs/posebench.yaml"
     params:
         cameras=get_cameras,
-        marker_set=lambda wildcards: get_model(wildcards)["marker_set"],
+        marker_set=get_marker_set,
         settings=config["triangulation"],
     script:
         "../scripts/triangulate.py"

@@ -13,5 +13,6 @@ describe_dataset(
     dataset=snakemake.wildcards.dataset,
     samples_path=Path(snakemake.output.samples),
     calibration_dir=Path(snakemake.output.calibration),
-    cameras=dataset.get("cameras"),
+    skipped_path=Path(snakemake.output.skipped),
+    options=dataset,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,9 @@ class PoseBackend(ABC):
     def predict(
         self, frames: FrameBatch
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+
+    def start_video(self, video: Path) -> None:  # noqa: B027 - optional hook
+        """Called before the first frame of each video (backends that need its path)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (models, sessions)."""
@@ -77,4 +81,4 @@ def create_backend(
 
 def _load_builtin_backends() -> None:
     # Imported lazily so that a missing optional dependency only matters when used.
-    from posebench.backends import mediapipe_blazepose  # noqa: F401
+    from posebench.backends import mediapipe_blazepose, oracle  # noqa: F401

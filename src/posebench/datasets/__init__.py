@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from posebench.datasets.sheet import SampleSheetError, select_cameras, write_samples
 
-Adapter = Callable[[Path, str, Path], pd.DataFrame]
+Adapter = Callable[[Path, str, Path, Mapping[str, Any]], pd.DataFrame]
 
 
 def _adapters() -> dict[str, Adapter]:
+    from posebench.datasets.opencap import describe_opencap
     from posebench.datasets.pose2sim_demo import describe_pose2sim_demo
 
-    return {"pose2sim_demo": describe_pose2sim_demo}
+    return {"pose2sim_demo": describe_pose2sim_demo, "opencap": describe_opencap}
 
 
 def describe_dataset(
@@ -25,9 +27,16 @@ def describe_dataset(
     dataset: str,
     samples_path: Path,
     calibration_dir: Path,
-    cameras: Sequence[str] | None = None,
+    skipped_path: Path | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Run `adapter` on `root` and write the validated sample sheet to `samples_path`."""
+    """Run `adapter` on `root` and write the validated sample sheet to `samples_path`.
+
+    `options` is the dataset's config section (`cameras` restricts the cameras; adapters
+    read their own selection keys). What the adapter left out is written to
+    `skipped_path` (TSV: subject, session, trial, reason).
+    """
+    options = dict(options or {})
     adapters = _adapters()
     if adapter not in adapters:
         raise SampleSheetError(
@@ -38,7 +47,19 @@ def describe_dataset(
             f"Dataset {dataset!r}: folder {root} does not exist. Check `datasets: {dataset}: "
             "path` in config/config.yaml."
         )
-    samples = adapters[adapter](root, dataset, calibration_dir)
-    samples = select_cameras(samples, cameras, f"dataset {dataset!r}")
+    samples = adapters[adapter](root, dataset, calibration_dir, options)
+    skipped = pd.DataFrame(
+        samples.attrs.get("skipped", []), columns=["subject", "session", "trial", "reason"]
+    )
+    if samples.empty:
+        reasons = "; ".join(
+            "/".join(row[:3]) + f": {row[3]}" for row in skipped.itertuples(index=False)
+        )
+        raise SampleSheetError(
+            f"Dataset {dataset!r} in {root}: no usable trial was found ({reasons or 'nothing'})."
+        )
+    samples = select_cameras(samples, options.get("cameras"), f"dataset {dataset!r}")
     write_samples(samples_path, samples)
+    if skipped_path is not None:
+        skipped.to_csv(skipped_path, sep="\t", index=False)
     return samples

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +41,13 @@ def _participant(config_path: Path) -> tuple[float, float]:
     return float(mass), float(height) if isinstance(height, int | float) else math.nan
 
 
-def describe_pose2sim_demo(root: Path, dataset: str, calibration_dir: Path) -> pd.DataFrame:
-    """Describe the demo under `root`; write its calibration JSON under `calibration_dir`."""
+def describe_pose2sim_demo(
+    root: Path, dataset: str, calibration_dir: Path, options: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Describe the demo under `root`; write its calibration JSON under `calibration_dir`.
+
+    The demo has one trial and no ground truth; `options` has nothing to select.
+    """
     cameras = read_qualisys_qca(root / "calibration" / "Calib.qca.txt")
     video_dir = root / "videos"
     videos = {p.stem: p for p in sorted(video_dir.glob("*.mp4"))}
@@ -71,7 +78,11 @@ def describe_pose2sim_demo(root: Path, dataset: str, calibration_dir: Path) -> p
             "calibration": str(calibration),
             "mass_kg": mass_kg,
             "height_m": height_m,
+            "activity": TRIAL,
+            "scaling_session": SESSION,
             "scaling_trial": TRIAL,
+            "ground_truth": "",
+            "evaluate": "no",
         }
         for name in names
     ]

@@ -20,7 +20,11 @@ SAMPLE_COLUMNS = [
     "calibration",  # path to the session's calibration JSON (all cameras)
     "mass_kg",  # participant mass
     "height_m",  # participant height; empty when unknown
-    "scaling_trial",  # trial of the same session whose frames scale the OpenSim model
+    "activity",  # movement type (e.g. squats, walking), for per-activity results
+    "scaling_session",  # session of the trial whose frames scale the OpenSim model
+    "scaling_trial",  # that trial (it must be in the sheet too)
+    "ground_truth",  # motion-capture IK (.mot, degrees) to score against; empty if none
+    "evaluate",  # "yes" if this trial is scored against its ground truth
 ]
 
 
@@ -49,14 +53,21 @@ def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
     mass = pd.to_numeric(samples["mass_kg"], errors="coerce")
     if not (np.isfinite(mass) & (mass > 0)).all():
         raise SampleSheetError(f"{source}: mass_kg must be a positive number in every row")
+    bad_evaluate = ~samples["evaluate"].isin(["yes", "no"])
+    if bad_evaluate.any():
+        raise SampleSheetError(f"{source}: column 'evaluate' must be 'yes' or 'no'")
+    no_truth = (samples["evaluate"] == "yes") & (samples["ground_truth"].fillna("") == "")
+    if no_truth.any():
+        raise SampleSheetError(f"{source}: rows with evaluate=yes need a ground_truth file")
+    known = set(zip(samples["subject"], samples["session"], samples["trial"], strict=True))
     per_session = samples.groupby(["dataset", "subject", "session"])
     for key, group in per_session:
-        trials = set(group["trial"])
-        scaling = set(group["scaling_trial"])
-        if len(scaling) != 1 or not scaling <= trials:
+        scaling = set(zip(group["scaling_session"], group["scaling_trial"], strict=True))
+        subject = key[1]
+        if len(scaling) != 1 or (subject, *next(iter(scaling))) not in known:
             raise SampleSheetError(
-                f"{source}: session {'/'.join(map(str, key))} must name one scaling_trial "
-                f"among its trials {sorted(trials)}; found {sorted(scaling)}"
+                f"{source}: session {'/'.join(map(str, key))} must name one scaling "
+                f"session/trial that is in the sheet; found {sorted(scaling)}"
             )
         cameras = group.groupby("trial")["camera"].apply(lambda c: tuple(sorted(c)))
         if cameras.nunique() != 1:
@@ -92,6 +103,7 @@ def read_samples(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise SampleSheetError(f"Sample sheet not found: {path}")
     samples = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    samples = samples.reindex(columns=SAMPLE_COLUMNS)
     for column in ("mass_kg", "height_m"):
         samples[column] = pd.to_numeric(samples[column], errors="coerce")
     return validate_samples(samples, str(path))

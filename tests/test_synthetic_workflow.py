@@ -1,0 +1,92 @@
+"""End to end on a generated synthetic subject: the oracle through the whole workflow,
+scored against the known truth (config/synthetic.yaml, with two of its models)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from posebench.evaluation import SCORED_DOFS
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("synthetic")
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(REPO / "config" / "synthetic.yaml"),
+        "--config", "run={'datasets': ['synthetic'], 'models': ['oracle-clean', 'oracle-noise3']}",
+        "--cores", "2",
+    ]  # fmt: skip
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, cwd=workdir, env=os.environ
+    )
+    if result.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-2000:]}"
+            for p in sorted((workdir / "logs").rglob("*.log"))
+            if "Error" in p.read_text() or "Traceback" in p.read_text()
+        )
+        pytest.fail(f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}")
+    return workdir
+
+
+def test_leaderboard_files(synthetic_run: Path) -> None:
+    results = synthetic_run / "results" / "synthetic"
+    leaderboard = pd.read_csv(results / "leaderboard.csv")
+    assert sorted(zip(leaderboard["model"], leaderboard["setup"], strict=True)) == [
+        ("oracle-clean", "2-cameras"),
+        ("oracle-clean", "5-cameras"),
+        ("oracle-noise3", "2-cameras"),
+        ("oracle-noise3", "5-cameras"),
+    ]
+    assert (leaderboard["trials"] == 4).all()  # squats, STS, DJ, walking; static is not scored
+    markdown = (results / "leaderboard.md").read_text()
+    assert "| pelvis tilt | pelvis rot | pelvis list | hip flex |" in markdown
+    assert (results / "leaderboard.png").stat().st_size > 0
+    for name in (
+        "joint_table_by_activity.csv",
+        "joint_table_by_subject.csv",
+        "paired_comparisons.csv",
+    ):
+        assert (results / "breakdowns" / name).is_file()
+
+
+def test_noise_free_oracle_error_floor(
+    synthetic_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scores = pd.read_csv(synthetic_run / "results" / "synthetic" / "scores.csv")
+    clean = scores[scores["model"] == "oracle-clean"]
+    assert (clean["lag_frames"] == 0).all()
+    per_dof = (
+        clean.groupby(["setup", "dof"])["rmse_deg_shifted"].agg(["mean", "max"]).unstack("setup")
+    )
+    with capsys.disabled():
+        print("\nnoise-free oracle RMSE (deg) per DOF, mean and max over trials:")
+        print(per_dof.round(3).to_string())
+    assert set(clean["dof"]) == set(SCORED_DOFS)
+    assert (per_dof["mean"] < 0.5).all().all(), per_dof
+    # Per trial the floor is OpenSim's IK convergence (exact mocap markers give the same
+    # error); no trial's DOF may exceed it by much.
+    assert (per_dof["max"] < 0.8).all().all(), per_dof
+
+
+def test_noisy_oracle_is_scored(synthetic_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    leaderboard = pd.read_csv(synthetic_run / "results" / "synthetic" / "leaderboard.csv")
+    noisy = leaderboard[leaderboard["model"] == "oracle-noise3"].set_index("setup")
+    with capsys.disabled():
+        print("\noracle with 3 px noise, mean RMSE over the 12 joints (deg):")
+        print(noisy["mean"].round(2).to_string())
+    clean = leaderboard[leaderboard["model"] == "oracle-clean"].set_index("setup")
+    assert (noisy["mean"] > clean["mean"]).all()
+    assert noisy.loc["5-cameras", "mean"] < noisy.loc["2-cameras", "mean"]
