@@ -94,3 +94,85 @@ def test_checksum_mismatch_of_cached_wheel_is_not_used(tmp_path: Path) -> None:
     spec = WheelSpec("posebench-no-such-distribution", "1.0", "0" * 64)
     with pytest.raises(FetchError, match="pip download posebench-no-such-distribution==1.0"):
         download_wheel(spec, tmp_path)
+
+
+@pytest.fixture
+def file_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An HTTP server on 127.0.0.1 serving tmp_path/served (supports Range requests? no:
+    plain SimpleHTTPRequestHandler answers 200 with the whole file, which download_file
+    must handle by rewriting the partial file)."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def fake_opencap_core(monkeypatch: pytest.MonkeyPatch, served: Path, url: str) -> dict[str, str]:
+    from posebench import fetch
+
+    files = {}
+    for path, content in {
+        "Models/model.osim": b"<OpenSimDocument/>",
+        "IK/Setup_IK.xml": b"<ik/>",
+    }.items():
+        (served / path).parent.mkdir(parents=True, exist_ok=True)
+        (served / path).write_bytes(content)
+        files[path] = hashlib.sha256(content).hexdigest()
+    monkeypatch.setattr(fetch, "OPENCAP_CORE_FILES", files)
+    monkeypatch.setattr(fetch, "RAW_URL", url + "/{path}")
+    return files
+
+
+def test_opencap_core_download_verify_and_resume(
+    file_server: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posebench.fetch import fetch_opencap_core
+
+    served, url = file_server
+    files = fake_opencap_core(monkeypatch, served, url)
+    dest = tmp_path / "opencap-core"
+    dest.mkdir()
+    (dest / "model.osim.part").write_bytes(b"<Open")  # an interrupted earlier download
+    manifest = json.loads(fetch_opencap_core(dest).read_text())
+    assert manifest["files"] == {
+        "Setup_IK.xml": files["IK/Setup_IK.xml"],
+        "model.osim": files["Models/model.osim"],
+    }
+    assert (dest / "model.osim").read_bytes() == b"<OpenSimDocument/>"
+    assert not (dest / "model.osim.part").exists()
+    # A changed file on the server no longer matches the pin.
+    (dest / "model.osim").unlink()
+    (served / "Models" / "model.osim").write_bytes(b"tampered")
+    with pytest.raises(FetchError, match="SHA-256 mismatch"):
+        fetch_opencap_core(dest)
+    assert not (dest / "model.osim").exists()
+
+
+def test_opencap_core_offline_and_local_copy(
+    file_server: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posebench.fetch import fetch_opencap_core
+
+    served, url = file_server
+    fake_opencap_core(monkeypatch, served, url)
+    dest = tmp_path / "opencap-core"
+    monkeypatch.setenv("POSEBENCH_OFFLINE", "1")
+    with pytest.raises(FetchError, match="POSEBENCH_OFFLINE=1 forbids downloading"):
+        fetch_opencap_core(dest)
+    fetch_opencap_core(dest, local_copy=served)  # a clone: files found anywhere below
+    assert (dest / "Setup_IK.xml").read_bytes() == b"<ik/>"
+    with pytest.raises(FetchError, match="has no model.osim"):
+        fetch_opencap_core(tmp_path / "other", local_copy=tmp_path / "empty")
+    monkeypatch.delenv("POSEBENCH_OFFLINE")
+    monkeypatch.setattr("posebench.fetch.RAW_URL", "http://127.0.0.1:9/{path}")  # nothing listens
+    with pytest.raises(FetchError, match="Without internet access"):
+        fetch_opencap_core(tmp_path / "unreachable")

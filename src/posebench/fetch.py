@@ -1,9 +1,11 @@
-"""Fetch the embedded default data: the Pose2Sim demo session and OpenSim set-up files.
+"""Fetch data and OpenSim files: the Pose2Sim demo and set-ups, and OpenCap's model.
 
-They ship inside the `pose2sim` wheel on PyPI. The wheel is fetched with `pip download`
-(so a user's pip configuration, index mirrors and proxies apply), checked against a pinned
-SHA-256, cached, and only the needed members are extracted. `pose2sim` itself is never
-installed.
+The Pose2Sim demo session and OpenSim set-up files ship inside the `pose2sim` wheel on
+PyPI. The wheel is fetched with `pip download` (so a user's pip configuration, index
+mirrors and proxies apply), checked against a pinned SHA-256, cached, and only the needed
+members are extracted. `pose2sim` itself is never
+installed. OpenCap's LaiUhlrich2022 model and its augmenter marker set and set-ups come from
+opencap-core at a pinned commit, checked against pinned SHA-256s (or from a local copy).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,4 +186,103 @@ def fetch_pose2sim(dest: Path, cache_dir: Path, spec: WheelSpec = POSE2SIM_WHEEL
     manifest = {"source": spec.requirement, "wheel_sha256": spec.sha256, "files": files}
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log.info("Extracted %d files from %s into %s", len(files), wheel.name, dest)
+    return manifest_path
+
+
+# OpenCap's LaiUhlrich2022 model with the marker set and set-ups of its marker augmenter,
+# from opencap-core at a pinned commit: {path in the repository: sha256}.
+OPENCAP_CORE_REPOSITORY = "stanfordnmbl/opencap-core"
+OPENCAP_CORE_COMMIT = "d5a52589542e3329691bc26efef0a15b7d5cf38d"
+OPENCAP_CORE_FILES: dict[str, str] = {
+    "opensimPipeline/Models/LaiUhlrich2022.osim": (
+        "7499645500d4bca9269f27fd669bd3ed3abbeccd549d87f86cd01119a1a24366"
+    ),
+    "opensimPipeline/Models/LaiUhlrich2022_markers_augmenter.xml": (
+        "f600cc15f68a6b60b2ec4c9416568d2ec6e04cfb52b0e2150f63031ac6b623fb"
+    ),
+    "opensimPipeline/Scaling/Setup_scaling_LaiUhlrich2022.xml": (
+        "b2b3596cb3e720cdf496bf7c4b4b061c18db89b29b51e4cbddf451e8a4704baf"
+    ),
+    "opensimPipeline/IK/Setup_IK.xml": (
+        "af0cdbc7028082e9347114e6e61582e624bbfe1a3384580b820e6effb296a902"
+    ),
+}
+RAW_URL = "https://raw.githubusercontent.com/{repository}/{commit}/{path}"
+OFFLINE_VARIABLE = "POSEBENCH_OFFLINE"
+
+
+def download_file(url: str, target: Path, sha256: str, timeout_s: float = 30.0) -> None:
+    """Download `url` to `target`, resuming a previous partial download (`.part`), and
+    check its SHA-256. One attempt: a network error is a FetchError at once."""
+    partial = target.with_name(target.name + ".part")
+    offset = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            resumed = offset and response.status == 206
+            with partial.open("ab" if resumed else "wb") as out:
+                shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError) as error:
+        raise FetchError(f"Cannot download {url}: {error}") from error
+    found = sha256_of(partial)
+    if found != sha256:
+        partial.unlink()
+        raise FetchError(
+            f"SHA-256 mismatch for {url}: got {found}, expected {sha256}; the partial file "
+            "was removed, run again to retry."
+        )
+    partial.replace(target)
+
+
+def fetch_opencap_core(dest: Path, local_copy: Path | None = None) -> Path:
+    """Make `dest` hold the pinned opencap-core files (flat, by file name), verified.
+
+    From `local_copy` (a folder containing the files anywhere below it: a clone of
+    opencap-core or the files alone) when given, else downloaded from GitHub at the pinned
+    commit. With POSEBENCH_OFFLINE=1 nothing is downloaded. Returns the manifest path.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, str] = {}
+    for path, digest in OPENCAP_CORE_FILES.items():
+        name = Path(path).name
+        target = dest / name
+        manifest[name] = digest
+        if target.is_file() and sha256_of(target) == digest:
+            continue
+        if local_copy is not None:
+            candidates = sorted(Path(local_copy).rglob(name))
+            match = next((c for c in candidates if sha256_of(c) == digest), None)
+            if match is None:
+                raise FetchError(
+                    f"{local_copy} has no {name} with SHA-256 {digest} (found "
+                    f"{[str(c) for c in candidates]}). Copy the files of opencap-core commit "
+                    f"{OPENCAP_CORE_COMMIT} there."
+                )
+            shutil.copyfile(match, target)
+            continue
+        url = RAW_URL.format(
+            repository=OPENCAP_CORE_REPOSITORY, commit=OPENCAP_CORE_COMMIT, path=path
+        )
+        if os.environ.get(OFFLINE_VARIABLE) == "1":
+            raise FetchError(
+                f"{name} is not in {dest} and {OFFLINE_VARIABLE}=1 forbids downloading it. "
+                f"Download {url} (and the other files of opencap-core commit "
+                f"{OPENCAP_CORE_COMMIT}: {', '.join(OPENCAP_CORE_FILES)}) on a machine with "
+                "internet access and set opensim.setups.opencap-core.local_copy to their folder."
+            )
+        log.info("Downloading %s", url)
+        try:
+            download_file(url, target, digest)
+        except FetchError as error:
+            raise FetchError(
+                f"{error}\nWithout internet access, download the files of opencap-core commit "
+                f"{OPENCAP_CORE_COMMIT} ({', '.join(OPENCAP_CORE_FILES)}) elsewhere and set "
+                "opensim.setups.opencap-core.local_copy to their folder."
+            ) from error
+    manifest_path = dest / MANIFEST_NAME
+    content = {
+        "source": f"{OPENCAP_CORE_REPOSITORY}@{OPENCAP_CORE_COMMIT}",
+        "files": dict(sorted(manifest.items())),
+    }
+    manifest_path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
     return manifest_path

@@ -7,8 +7,10 @@ a richer marker set are adapted at run time (see `posebench.kinematics`): IK tas
 scaling marker pairs of markers this set does not provide are left out, `ik_weights`
 override task weights, and `scaling_pairs` replace the marker pairs of named measurements.
 `coordinate_aliases` maps canonical coordinate names (OpenCapBench's) to the model's.
-`ik_coordinate_tasks=False` switches off the set-up's coordinate tasks (priors pulling a
-coordinate towards a value), for marker sets that determine those coordinates.
+`setup_source` names the folder of OpenSim files (config `opensim.setups`) the file
+names are relative to. `ik_coordinate_tasks=False` switches off the set-up's coordinate
+tasks (priors pulling a coordinate towards a value), for marker sets that determine those
+coordinates.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class MarkerSet:
     scaling_pairs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     coordinate_aliases: dict[str, str] = field(default_factory=dict)
     ik_coordinate_tasks: bool = True
+    setup_source: str = "pose2sim"
 
     def __post_init__(self) -> None:
         missing = set(self.markers) - set(self.keypoints)
@@ -146,7 +149,7 @@ class MarkerSet:
             if not path.is_file():
                 raise MarkerSetError(
                     f"OpenSim {role} file for marker set {self.name!r} not found: {path}. "
-                    "Check `opensim: setup_dir` in config/config.yaml."
+                    f"Check `opensim: setups: {self.setup_source}` in the config."
                 )
         return {role: path.resolve() for role, path in paths.items()}
 
@@ -193,6 +196,20 @@ MARKER_SETS: dict[str, MarkerSet] = {
         # lumbar flexion, pelvis tilt and hip flexion by 3-5 deg on synthetic squats. C7,
         # the shoulders, ASIS and PSIS determine the lumbar joint without it.
         ik_coordinate_tasks=False,
+    ),
+    # OpenCapBench's own model: LaiUhlrich2022 with OpenCap's augmenter markers (the same
+    # `_study` names), fetched from opencap-core (posebench.fetch.fetch_opencap_core).
+    "anatomical-lai2022": MarkerSet(
+        name="anatomical-lai2022",
+        keypoints=ANATOMICAL_KEYPOINTS,
+        markers=_ANATOMICAL_TO_STUDY,
+        opensim_model="LaiUhlrich2022.osim",
+        opensim_markers="LaiUhlrich2022_markers_augmenter.xml",
+        scaling_setup="Setup_scaling_LaiUhlrich2022.xml",
+        ik_setup="Setup_IK.xml",
+        ik_weights=_ANATOMICAL_IK_WEIGHTS,
+        scaling_pairs=_ANATOMICAL_SCALING_PAIRS,
+        setup_source="opencap-core",
     ),
 }
 

@@ -1,5 +1,6 @@
 import os
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 envvars:
     "PYTHONPATH",
+
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from posebench.markersets import MARKER_SETS
 
 
 def _check_names(kind, selected, defined):
@@ -60,7 +65,25 @@ wildcard_constraints:
     model="|".join(re.escape(name) for name in config["models"]),
 
 
-FETCH_OUTPUTS = {"pose2sim": "resources/pose2sim/MANIFEST.json"}
+FETCH_OUTPUTS = {
+    "pose2sim": "resources/pose2sim/MANIFEST.json",
+    "opencap-core": "resources/opencap-core/MANIFEST.json",
+}
+
+
+def _check_fetched_setups():
+    for name, setup in config["opensim"]["setups"].items():
+        fetch = setup.get("fetch")
+        if fetch and not setup["path"].startswith(
+            str(Path(FETCH_OUTPUTS[fetch]).parent)
+        ):
+            raise ValueError(
+                f"config: opensim.setups.{name} is fetched by {fetch!r}, so its path must lie "
+                f"in {Path(FETCH_OUTPUTS[fetch]).parent}/ (found {setup['path']!r})."
+            )
+
+
+_check_fetched_setups()
 
 
 def get_fetch_output(name):
@@ -76,8 +99,27 @@ def get_dataset_inputs(wildcards):
     return get_fetch_output(dataset.get("fetch"))
 
 
+def get_opensim_setup(source):
+    """The `opensim.setups` entry of a marker set's source, with a clear error if absent."""
+    setups = config["opensim"]["setups"]
+    if source not in setups:
+        raise ValueError(
+            f"config: a marker set needs OpenSim files from {source!r}, which is not under "
+            f"opensim.setups (defined: {sorted(setups)})."
+        )
+    return setups[source]
+
+
+def get_setup_source(wildcards):
+    return MARKER_SETS[get_marker_set(wildcards)].setup_source
+
+
+def get_setup_dir(wildcards):
+    return get_opensim_setup(get_setup_source(wildcards))["path"]
+
+
 def get_opensim_fetch(wildcards):
-    return get_fetch_output(config["opensim"].get("fetch"))
+    return get_fetch_output(get_opensim_setup(get_setup_source(wildcards)).get("fetch"))
 
 
 def get_model(wildcards):

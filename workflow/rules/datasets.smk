@@ -21,7 +21,7 @@ checkpoint describe_dataset:
 
 rule generate_synthetic:
     input:
-        get_opensim_fetch,
+        get_fetch_output(get_opensim_setup("pose2sim").get("fetch")),
     output:
         "resources/synthetic/{dataset}/generated.json",
     log:
@@ -32,6 +32,6 @@ rule generate_synthetic:
         "../../envs/posebench.yaml"
     params:
         settings=lambda wildcards: config["datasets"][wildcards.dataset]["generate"],
-        setup_dir=config["opensim"]["setup_dir"],
+        setup_dir=get_opensim_setup("pose2sim")["path"],
     script:
         "../scripts/generate_synthetic.py"

@@ -1,5 +1,6 @@
 localrules:
     fetch_demo_data,
+    fetch_opencap_core,
 
 
 rule fetch_demo_data:
@@ -13,3 +14,16 @@ rule fetch_demo_data:
         cache="resources/cache",
     script:
         "../scripts/fetch_demo_data.py"
+
+
+rule fetch_opencap_core:
+    output:
+        manifest=FETCH_OUTPUTS["opencap-core"],
+    log:
+        "logs/fetch_opencap_core.log",
+    conda:
+        "../../envs/posebench.yaml"
+    params:
+        local_copy=config["opensim"]["setups"].get("opencap-core", {}).get("local_copy"),
+    script:
+        "../scripts/fetch_opencap_core.py"

@@ -14,7 +14,7 @@ rule scale:
     params:
         participant=get_participant,
         marker_set=get_marker_set,
-        setup_dir=config["opensim"]["setup_dir"],
+        setup_dir=get_setup_dir,
         window_s=config["opensim"]["scaling"]["window_s"],
     script:
         "../scripts/scale.py"
@@ -36,7 +36,7 @@ rule inverse_kinematics:
         "../../envs/posebench.yaml"
     params:
         marker_set=get_marker_set,
-        setup_dir=config["opensim"]["setup_dir"],
+        setup_dir=get_setup_dir,
         accuracy=config["opensim"]["ik"]["accuracy"],
     script:
         "../scripts/inverse_kinematics.py"
