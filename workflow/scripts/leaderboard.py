@@ -15,5 +15,13 @@ write_leaderboard(
     Path(snakemake.output.markdown),
     Path(snakemake.output.plot),
     metric=settings["metric"],
+    n_resamples=settings["bootstrap_resamples"],
+    seed=settings["seed"],
 )
-write_breakdowns(scores, Path(snakemake.output.breakdowns))
+write_breakdowns(
+    scores,
+    Path(snakemake.output.breakdowns),
+    metric=settings["metric"],
+    n_resamples=settings["bootstrap_resamples"],
+    seed=settings["seed"],
+)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from posebench.datasets.sheet import SampleSheetError, select_cameras, write_samples
+from posebench.datasets.sheet import SampleSheetError, write_samples
 
 Adapter = Callable[[Path, str, Path, Mapping[str, Any]], pd.DataFrame]
 
@@ -32,8 +32,8 @@ def describe_dataset(
 ) -> pd.DataFrame:
     """Run `adapter` on `root` and write the validated sample sheet to `samples_path`.
 
-    `options` is the dataset's config section (`cameras` restricts the cameras; adapters
-    read their own selection keys). What the adapter left out is written to
+    `options` is the dataset's config section (adapters read their own selection keys;
+    camera setups are chosen later, by the workflow). What the adapter left out is written to
     `skipped_path` (TSV: subject, session, trial, reason).
     """
     options = dict(options or {})
@@ -58,7 +58,6 @@ def describe_dataset(
         raise SampleSheetError(
             f"Dataset {dataset!r} in {root}: no usable trial was found ({reasons or 'nothing'})."
         )
-    samples = select_cameras(samples, options.get("cameras"), f"dataset {dataset!r}")
     write_samples(samples_path, samples)
     if skipped_path is not None:
         skipped.to_csv(skipped_path, sep="\t", index=False)

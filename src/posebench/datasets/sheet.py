@@ -7,7 +7,6 @@ the external layout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -76,21 +75,6 @@ def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
                 f"cameras: {cameras.to_dict()}"
             )
     return samples[SAMPLE_COLUMNS].sort_values(KEY_COLUMNS).reset_index(drop=True)
-
-
-def select_cameras(
-    samples: pd.DataFrame, cameras: Sequence[str] | None, source: str
-) -> pd.DataFrame:
-    """Keep only `cameras` (all when None); error if one of them is absent."""
-    if cameras is None:
-        return samples
-    absent = sorted(set(cameras) - set(samples["camera"]))
-    if absent:
-        raise SampleSheetError(
-            f"{source}: cameras {absent} selected in the config are not in the dataset, "
-            f"which has {sorted(set(samples['camera']))}"
-        )
-    return samples[samples["camera"].isin(list(cameras))]
 
 
 def write_samples(path: Path, samples: pd.DataFrame) -> None:
