@@ -94,7 +94,7 @@ def skeleton(times_s: npt.ArrayLike) -> FloatArray:
 
 def truth_markers(times_s: npt.ArrayLike) -> FloatArray:
     """(T, 25, 3) TRC markers in OpenSim's frame at the given times."""
-    return skeleton(times_s)[:, list(MARKERS.marker_keypoint_indices)] @ WORLD_TO_OPENSIM.T
+    return MARKERS.marker_positions(skeleton(times_s)) @ WORLD_TO_OPENSIM.T
 
 
 def make_cameras() -> list[Camera]:

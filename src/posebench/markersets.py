@@ -19,7 +19,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
+
+COCO_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
+_COCO_TO_POSE2SIM = {
+    "nose": "Nose",
+    "left_shoulder": "LShoulder", "right_shoulder": "RShoulder",
+    "left_elbow": "LElbow", "right_elbow": "RElbow",
+    "left_wrist": "LWrist", "right_wrist": "RWrist",
+    "left_hip": "LHip", "right_hip": "RHip",
+    "left_knee": "LKnee", "right_knee": "RKnee",
+    "left_ankle": "LAnkle", "right_ankle": "RAnkle",
+}  # fmt: skip
 
 # SynthPose "Anatomical" keypoints, in model output order: the 17 COCO keypoints, then 35
 # anatomical landmarks.
@@ -109,9 +128,11 @@ class MarkerSet:
     coordinate_aliases: dict[str, str] = field(default_factory=dict)
     ik_coordinate_tasks: bool = True
     setup_source: str = "pose2sim"
+    midpoints: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = set(self.markers) - set(self.keypoints)
+        missing |= {k for pair in self.midpoints.values() for k in pair} - set(self.keypoints)
         if missing:
             raise MarkerSetError(
                 f"Marker set {self.name!r} maps unknown keypoints {sorted(missing)}"
@@ -119,13 +140,22 @@ class MarkerSet:
 
     @property
     def marker_names(self) -> tuple[str, ...]:
-        """OpenSim marker names in keypoint order (the TRC column order)."""
-        return tuple(self.markers[k] for k in self.keypoints if k in self.markers)
+        """OpenSim marker names (the TRC column order): mapped keypoints in keypoint order,
+        then the `midpoints` markers."""
+        mapped = tuple(self.markers[k] for k in self.keypoints if k in self.markers)
+        return mapped + tuple(self.midpoints)
 
-    @property
-    def marker_keypoint_indices(self) -> tuple[int, ...]:
-        """Index into the model's keypoints of each TRC marker, in `marker_names` order."""
-        return tuple(i for i, k in enumerate(self.keypoints) if k in self.markers)
+    def marker_positions(self, keypoints: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """(..., M, 3) marker positions from (..., K, 3) keypoint positions: mapped keypoints,
+        then midpoints of keypoint pairs (e.g. COCO's Neck between the shoulders)."""
+        index = {name: i for i, name in enumerate(self.keypoints)}
+        mapped = [index[k] for k in self.keypoints if k in self.markers]
+        columns = [keypoints[..., mapped, :]]
+        columns += [
+            0.5 * (keypoints[..., [index[a]], :] + keypoints[..., [index[b]], :])
+            for a, b in self.midpoints.values()
+        ]
+        return np.concatenate(columns, axis=-2)
 
     def check_keypoints(self, keypoint_names: Sequence[str], source: str) -> None:
         """Raise unless `keypoint_names` (from a model or file) are exactly this set's."""
@@ -179,6 +209,19 @@ MARKER_SETS: dict[str, MarkerSet] = {
         scaling_setup="Scaling_Setup_Pose2Sim_Blazepose.xml",
         ik_setup="IK_Setup_Pose2Sim_Blazepose.xml",
         coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
+    ),
+    # COCO-17 joint-centre keypoints (e.g. a COCO ViTPose baseline) onto Pose2Sim's COCO-17
+    # marker set; its Neck is the midpoint of the shoulders.
+    "coco17": MarkerSet(
+        name="coco17",
+        keypoints=COCO_KEYPOINTS,
+        markers=_COCO_TO_POSE2SIM,
+        opensim_model="Model_Pose2Sim_simple.osim",
+        opensim_markers="Markers_Coco17.xml",
+        scaling_setup="Scaling_Setup_Pose2Sim_Coco17.xml",
+        ik_setup="IK_Setup_Pose2Sim_Coco17.xml",
+        coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
+        midpoints={"Neck": ("left_shoulder", "right_shoulder")},
     ),
     "anatomical": MarkerSet(
         name="anatomical",

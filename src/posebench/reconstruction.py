@@ -214,7 +214,7 @@ def reconstruct_trial(
     output_reprojection.parent.mkdir(parents=True, exist_ok=True)
     reprojection.to_csv(output_reprojection, index=False, float_format="%.4f")
 
-    marker_points = points_m[:, list(markers.marker_keypoint_indices)]
+    marker_points = markers.marker_positions(points_m)
     raw_valid = np.isfinite(marker_points).all(axis=-1)
     max_gap = int(round(settings.max_gap_s * fps))
     filled = fill_gaps(marker_points, max_gap) if max_gap > 0 else marker_points

@@ -1,0 +1,67 @@
+"""Marker sets against the OpenSim files they name, and the run-time set-up adaptation."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posebench.kinematics import adapt_ik_setup, adapt_scaling_setup
+from posebench.markersets import MARKER_SETS, get_marker_set
+
+POSE2SIM_SETS = [name for name, m in MARKER_SETS.items() if m.setup_source == "pose2sim"]
+
+
+@pytest.mark.parametrize("name", POSE2SIM_SETS)
+def test_markers_exist_in_the_opensim_marker_file(pose2sim_dir: Path, name: str) -> None:
+    marker_set = get_marker_set(name)
+    files = marker_set.opensim_paths(pose2sim_dir / "OpenSim_Setup")
+    defined = set(re.findall(r'<Marker name="([^"]+)"', files["markers"].read_text()))
+    assert set(marker_set.marker_names) <= defined, set(marker_set.marker_names) - defined
+
+
+@pytest.mark.parametrize("name", POSE2SIM_SETS)
+def test_adapted_setups_use_only_available_markers(
+    pose2sim_dir: Path, tmp_path: Path, name: str
+) -> None:
+    marker_set = get_marker_set(name)
+    files = marker_set.opensim_paths(pose2sim_dir / "OpenSim_Setup")
+    adapt_ik_setup(marker_set, files["ik_setup"], tmp_path / "ik.xml")
+    tasks = ET.parse(tmp_path / "ik.xml").getroot().iter("IKMarkerTask")
+    assert {t.get("name") for t in tasks} <= set(marker_set.marker_names)
+    adapt_scaling_setup(marker_set, files["scaling_setup"], tmp_path / "scale.xml")
+    for measurement in ET.parse(tmp_path / "scale.xml").getroot().iter("Measurement"):
+        if (measurement.findtext("apply") or "").strip() != "true":
+            continue
+        for pair in measurement.iter("MarkerPair"):
+            assert set((pair.findtext("markers") or "").split()) <= set(marker_set.marker_names)
+
+
+def test_anatomical_adaptation(pose2sim_dir: Path, tmp_path: Path) -> None:
+    anatomical = get_marker_set("anatomical")
+    assert len(anatomical.keypoints) == 52 and len(anatomical.marker_names) == 29
+    files = anatomical.opensim_paths(pose2sim_dir / "OpenSim_Setup")
+    dropped = adapt_ik_setup(anatomical, files["ik_setup"], tmp_path / "ik.xml")
+    assert "L5_S1_Flex_Ext" in dropped  # the lumbar prior is switched off
+    assert "RHJC_study" in dropped and "r_thigh1_study" in dropped
+    root = ET.parse(tmp_path / "ik.xml").getroot()
+    weights = {
+        t.get("name"): float(t.findtext("weight") or "nan") for t in root.iter("IKMarkerTask")
+    }
+    assert weights["r.ASIS_study"] == 25 and weights["r_knee_study"] == 10
+    assert weights["r_calc_study"] == 7 and weights["C7_study"] == 5
+    changes = adapt_scaling_setup(anatomical, files["scaling_setup"], tmp_path / "scale.xml")
+    assert {"femur_r", "femur_l", "pelvisZ"} <= set(changes["replaced"])
+    assert changes["switched_off"] == []
+
+
+def test_coco17_neck_is_the_shoulder_midpoint() -> None:
+    coco = get_marker_set("coco17")
+    assert coco.marker_names[-1] == "Neck" and len(coco.keypoints) == 17
+    keypoints = np.random.default_rng(0).normal(size=(4, 17, 3))
+    markers = coco.marker_positions(keypoints)
+    np.testing.assert_allclose(markers[:, -1], keypoints[:, [5, 6]].mean(axis=1))
+    np.testing.assert_array_equal(markers[:, 0], keypoints[:, 0])  # Nose
