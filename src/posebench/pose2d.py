@@ -28,6 +28,8 @@ def run_pose2d(
     options: Mapping[str, Any],
     batch_size: int = 16,
     progress_every_s: float = 10.0,
+    weights_dir: Path | None = None,
+    detections: Path | None = None,
 ) -> Keypoints2D:
     """Estimate 2D keypoints on every decodable frame of `video` and save them to `output`.
 
@@ -41,9 +43,9 @@ def run_pose2d(
     score_batches: list[np.ndarray] = []
     started = last_report = time.monotonic()
     decoded = 0
-    with create_backend(backend, model_name, marker_set, options) as model:
+    with create_backend(backend, model_name, marker_set, options, weights_dir) as model:
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
-        model.start_video(video)
+        model.start_video(video, detections)
         batch: list[np.ndarray] = []
         for frame in iter_frames_rgb(video):
             if frame.shape[:2] != (info.height, info.width):

@@ -34,8 +34,9 @@ class PoseBackend(ABC):
         self, frames: FrameBatch
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 
-    def start_video(self, video: Path) -> None:  # noqa: B027 - optional hook
-        """Called before the first frame of each video (backends that need its path)."""
+    def start_video(self, video: Path, detections: Path | None = None) -> None:  # noqa: B027
+        """Called before the first frame of each video, with the video's person detections
+        (`posebench.detection`) for top-down backends."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (models, sessions)."""
@@ -47,12 +48,13 @@ class PoseBackend(ABC):
         self.close()
 
 
-BackendFactory = Callable[[str, str, Mapping[str, Any]], PoseBackend]
+# (model name, marker set, backend options, folder of the model's weights or None)
+BackendFactory = Callable[[str, str, Mapping[str, Any], Path | None], PoseBackend]
 _REGISTRY: dict[str, BackendFactory] = {}
 
 
 def register_backend(kind: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Decorator registering a factory `(model_name, marker_set, options) -> PoseBackend`."""
+    """Decorator registering a factory `(model_name, marker_set, options, weights_dir)`."""
 
     def decorator(factory: BackendFactory) -> BackendFactory:
         _REGISTRY[kind] = factory
@@ -67,7 +69,11 @@ def available_backends() -> list[str]:
 
 
 def create_backend(
-    kind: str, model_name: str, marker_set: str, options: Mapping[str, Any]
+    kind: str,
+    model_name: str,
+    marker_set: str,
+    options: Mapping[str, Any],
+    weights_dir: Path | None = None,
 ) -> PoseBackend:
     """Instantiate the backend `kind` for the configured model `model_name`."""
     _load_builtin_backends()
@@ -76,7 +82,7 @@ def create_backend(
             f"Unknown pose backend {kind!r} for model {model_name!r}; "
             f"available: {', '.join(sorted(_REGISTRY))}."
         )
-    return _REGISTRY[kind](model_name, marker_set, options)
+    return _REGISTRY[kind](model_name, marker_set, options, weights_dir)
 
 
 def _load_builtin_backends() -> None:

@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,5 +96,7 @@ class MediaPipeBlazePose(PoseBackend):
 
 
 @register_backend("mediapipe")
-def _create(model_name: str, marker_set: str, options: Mapping[str, Any]) -> PoseBackend:
+def _create(
+    model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
+) -> PoseBackend:
     return MediaPipeBlazePose(model_name, marker_set, options)

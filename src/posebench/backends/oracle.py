@@ -77,7 +77,7 @@ class OracleBackend(PoseBackend):
         self._scores: npt.NDArray[np.float32] | None = None
         self._next_frame = 0
 
-    def start_video(self, video: Path) -> None:
+    def start_video(self, video: Path, detections: Path | None = None) -> None:
         path = oracle_file(video)
         if not path.is_file():
             raise BackendError(
@@ -143,5 +143,7 @@ class OracleBackend(PoseBackend):
 
 
 @register_backend("oracle")
-def _create(model_name: str, marker_set: str, options: Mapping[str, Any]) -> PoseBackend:
+def _create(
+    model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
+) -> PoseBackend:
     return OracleBackend(model_name, marker_set, options)
