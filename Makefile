@@ -11,7 +11,7 @@ STAMP := $(VENV)/.posebench-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[mediapipe,workflow,test]"
+	$(BIN)/python -m pip install --quiet -e ".[mediapipe,vitpose,workflow,test]"
 	touch $(STAMP)
 
 setup: $(STAMP)

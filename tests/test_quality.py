@@ -17,8 +17,8 @@ BIN = Path(sys.executable).parent
     [
         [sys.executable, "-m", "snakemake", "--lint", "--snakefile", "Snakefile"],
         [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
-        [str(BIN / "ruff"), "check", "src", "tests", "workflow/scripts"],
-        [str(BIN / "ruff"), "format", "--check", "src", "tests", "workflow/scripts"],
+        [str(BIN / "ruff"), "check", "src", "tests", "workflow/scripts", "scripts"],
+        [str(BIN / "ruff"), "format", "--check", "src", "tests", "workflow/scripts", "scripts"],
         [str(BIN / "mypy"), "src"],
     ],
     ids=["snakemake-lint", "snakefmt", "ruff-check", "ruff-format", "mypy"],

@@ -13,7 +13,7 @@ import numpy as np
 from posebench.backends.base import create_backend
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
-from posebench.video import VideoError, iter_frames_rgb, probe_video
+from posebench.video import VideoError, batched, iter_frames_rgb, prefetch, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,9 @@ def run_pose2d(
 ) -> Keypoints2D:
     """Estimate 2D keypoints on every decodable frame of `video` and save them to `output`.
 
-    Frames are decoded and passed to the backend in batches of `batch_size`; the whole
-    video is never in memory. Raises VideoError if no frame decodes, and a clear error if
-    the model's keypoints do not match its marker set.
+    Frames are decoded (ahead, in a background thread) and passed to the backend in batches
+    of `batch_size`; the whole video is never in memory. Raises VideoError if no frame
+    decodes, and a clear error if the model's keypoints do not match its marker set.
     """
     info = probe_video(video)
     markers = get_marker_set(marker_set)
@@ -46,20 +46,18 @@ def run_pose2d(
     with create_backend(backend, model_name, marker_set, options, weights_dir) as model:
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
         model.start_video(video, detections)
-        batch: list[np.ndarray] = []
-        for frame in iter_frames_rgb(video):
-            if frame.shape[:2] != (info.height, info.width):
-                raise VideoError(
-                    f"{video}: frame {decoded} is {frame.shape[1]}x{frame.shape[0]}, header "
-                    f"says {info.width}x{info.height}."
-                )
-            batch.append(frame)
-            decoded += 1
-            if len(batch) == batch_size:
-                keypoints, scores = model.predict(batch)
-                keypoint_batches.append(keypoints)
-                score_batches.append(scores)
-                batch = []
+        # Decoding runs ahead in a background thread, overlapping the model's inference.
+        for batch in prefetch(batched(iter_frames_rgb(video), batch_size), depth=2):
+            for frame in batch:
+                if frame.shape[:2] != (info.height, info.width):
+                    raise VideoError(
+                        f"{video}: frame {decoded} is {frame.shape[1]}x{frame.shape[0]}, "
+                        f"header says {info.width}x{info.height}."
+                    )
+                decoded += 1
+            keypoints, scores = model.predict(batch)
+            keypoint_batches.append(keypoints)
+            score_batches.append(scores)
             now = time.monotonic()
             if now - last_report >= progress_every_s:
                 log.info(
@@ -67,10 +65,6 @@ def run_pose2d(
                     video.name, decoded, info.frame_count_header, decoded / (now - started),
                 )  # fmt: skip
                 last_report = now
-        if batch:
-            keypoints, scores = model.predict(batch)
-            keypoint_batches.append(keypoints)
-            score_batches.append(scores)
     if decoded == 0:
         raise VideoError(f"No frame of {video} could be decoded; the file is empty or corrupt.")
     if decoded != info.frame_count_header:

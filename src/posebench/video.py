@@ -1,14 +1,20 @@
-"""Stream frames from a video file without holding the video in memory."""
+"""Stream frames from a video file without holding the video in memory, in batches,
+decoded ahead in a background thread."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+T = TypeVar("T")
 
 
 class VideoError(RuntimeError):
@@ -63,3 +69,65 @@ def iter_frames_rgb(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
             yield np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     finally:
         capture.release()
+
+
+def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:
+    """Iterate over `items` while a background thread produces up to `depth` items ahead
+    (decoding overlaps inference). Exceptions of the producer are raised here; stopping
+    early stops the producer and closes its iterator (releasing e.g. the video file)."""
+    if depth < 1:
+        raise ValueError(f"prefetch depth must be >= 1, got {depth}")
+    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator: Iterator[T] | None = None
+        try:
+            iterator = iter(items)
+            for item in iterator:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as error:  # handed to the consumer, raised there
+            put("error", error)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="posebench-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last one may be shorter)."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

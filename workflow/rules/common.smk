@@ -55,6 +55,31 @@ def _check_generated_paths():
 _check_generated_paths()
 
 
+def _check_model_registry():
+    overlap = sorted(set(config["models"]) & set(config["detectors"]))
+    if overlap:
+        raise ValueError(
+            f"config: {overlap} are both models and detectors; names must be unique "
+            "(weights land in resources/models/<name>/)."
+        )
+    for name, model in config["models"].items():
+        detector = model.get("detector")
+        if detector is not None and detector not in config["detectors"]:
+            raise ValueError(
+                f"config: model {name!r} uses detector {detector!r}, which is not defined "
+                f"under `detectors:` (defined: {sorted(config['detectors'])})."
+            )
+        if model["backend"] == "vitpose" and (
+            detector is None or "weights" not in model
+        ):
+            raise ValueError(
+                f"config: model {name!r} (backend vitpose) needs `weights:` and `detector:`."
+            )
+
+
+_check_model_registry()
+
+
 wildcard_constraints:
     dataset="[^/]+",
     subject="[^/]+",
@@ -63,6 +88,13 @@ wildcard_constraints:
     camera="[^/]+",
     setup="[^/]+",
     model="|".join(re.escape(name) for name in config["models"]),
+    detector="|".join(re.escape(name) for name in config["detectors"]) or "(?!)",
+    weights="|".join(
+        re.escape(name)
+        for name, entry in {**config["models"], **config["detectors"]}.items()
+        if "weights" in entry
+    )
+    or "(?!)",
 
 
 FETCH_OUTPUTS = {
@@ -124,6 +156,37 @@ def get_opensim_fetch(wildcards):
 
 def get_model(wildcards):
     return config["models"][wildcards.model]
+
+
+def get_weights_entry(wildcards):
+    """(kind, config section) of the model or detector whose weights are fetched."""
+    if wildcards.weights in config["models"]:
+        return {
+            "kind": "pose",
+            "section": config["models"][wildcards.weights]["weights"],
+        }
+    return {
+        "kind": "detector",
+        "section": config["detectors"][wildcards.weights]["weights"],
+    }
+
+
+def get_detector(wildcards):
+    return config["detectors"][wildcards.detector]
+
+
+def get_pose2d_inputs(wildcards):
+    """The video, and for models that need them the weights manifest and detections."""
+    model = get_model(wildcards)
+    inputs = {"video": get_video(wildcards)}
+    if "weights" in model:
+        inputs["weights"] = f"resources/models/{wildcards.model}/weights.json"
+    if model.get("detector"):
+        inputs["detections"] = (
+            f"results/detections/{model['detector']}/{wildcards.dataset}/{wildcards.subject}/"
+            f"{wildcards.session}/{wildcards.trial}/{wildcards.camera}.npz"
+        )
+    return inputs
 
 
 def get_marker_set(wildcards):

@@ -4,9 +4,12 @@ from pathlib import Path
 
 from posebench.logs import log_to_file
 from posebench.pose2d import run_pose2d
+from posebench.weights import load_manifest
 
 log_to_file(snakemake.log[0])
 model = snakemake.params.model
+weights = snakemake.input.get("weights")
+detections = snakemake.input.get("detections")
 run_pose2d(
     Path(snakemake.input.video),
     Path(snakemake.output[0]),
@@ -15,4 +18,6 @@ run_pose2d(
     marker_set=model["marker_set"],
     options=model.get("options", {}),
     batch_size=model.get("batch_size", 16),
+    weights_dir=Path(load_manifest(Path(weights))["path"]) if weights else None,
+    detections=Path(detections) if detections else None,
 )

@@ -87,4 +87,4 @@ def create_backend(
 
 def _load_builtin_backends() -> None:
     # Imported lazily so that a missing optional dependency only matters when used.
-    from posebench.backends import mediapipe_blazepose, oracle  # noqa: F401
+    from posebench.backends import mediapipe_blazepose, oracle, vitpose  # noqa: F401

@@ -1,0 +1,258 @@
+"""Top-down ViTPose (`vitpose` backend): SynthPose and COCO ViTPose checkpoints.
+
+The person box of each frame comes from the video's detection file (`posebench.detection`,
+given to `start_video`); frames without a box give NaN keypoints and score 0 without
+running the model. The box is cropped and resized to the model input by Transformers'
+`VitPoseImageProcessor` (boxes in COCO format: top-left x, top-left y, width, height),
+`VitPoseForPoseEstimation` predicts heatmaps, and `post_process_pose_estimation` maps
+their maxima back to image pixels. Scores are heatmap maxima clipped to [0, 1]. The
+checkpoint (a local folder written by the fetch_weights rule) must output exactly the
+keypoints of the configured marker set, in the same order.
+
+Options (config/config.yaml, `models.<name>.options`):
+
+- `device`: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N";
+- `precision`: "fp32", "fp16" or "bf16" (mixed precision on CUDA; fp32 on the CPU);
+- `crop_batch_size`: person crops per forward pass (default 32).
+
+GPU memory: if a forward pass runs out of GPU memory, the chunk is retried with half the
+crop batch (down to 1), a warning names the new size, and the smaller size is kept for the
+rest of the video. If one crop at a time still does not fit, the error asks to lower
+`crop_batch_size` / `batch_size` of the model in config/config.yaml.
+
+Multi-GPU nodes: Snakemake's `gpu` resource only counts GPUs, it does not choose one. Give
+each job its own GPU through CUDA_VISIBLE_DEVICES (the cluster's GPU binding, or a profile /
+`--default-resources` setting of the executor) so that "auto" and "cuda" mean that GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from posebench.backends.base import BackendError, FrameBatch, PoseBackend, register_backend
+from posebench.detection import (
+    DetectionError,
+    DetectionTrack,
+    autocast,
+    load_detections,
+    resolve_device,
+)
+from posebench.markersets import get_marker_set
+from posebench.video import probe_video
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+_OPTIONS: dict[str, Any] = {"device": "auto", "precision": "fp32", "crop_batch_size": 32}
+
+
+class VitPoseBackend(PoseBackend):
+    """ViTPose heatmaps on the tracked person box of each frame."""
+
+    def __init__(
+        self, model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
+    ) -> None:
+        unknown = set(options) - set(_OPTIONS)
+        if unknown:
+            raise BackendError(
+                f"Model {model_name!r}: unknown vitpose options {sorted(unknown)}; "
+                f"allowed: {sorted(_OPTIONS)}."
+            )
+        settings = {**_OPTIONS, **options}
+        crop_batch_size = settings["crop_batch_size"]
+        if isinstance(crop_batch_size, bool) or not isinstance(crop_batch_size, int):
+            raise BackendError(
+                f"Model {model_name!r}: option crop_batch_size={crop_batch_size!r} must be an "
+                "integer >= 1."
+            )
+        if crop_batch_size < 1:
+            raise BackendError(
+                f"Model {model_name!r}: option crop_batch_size={crop_batch_size} must be >= 1."
+            )
+        if weights_dir is None:
+            raise BackendError(
+                f"Model {model_name!r} needs weights; run fetch_weights (give the model "
+                "`weights:` in config/config.yaml)."
+            )
+        try:
+            import torch
+            from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
+        except ImportError as error:
+            raise BackendError(
+                f"Model {model_name!r}: the vitpose backend needs PyTorch and Transformers "
+                "(pip install -e '.[vitpose]')."
+            ) from error
+        self.name = model_name
+        self.marker_set = marker_set
+        self.keypoint_names = get_marker_set(marker_set).keypoints
+        self._device, self._precision = resolve_device(
+            str(settings["device"]),
+            str(settings["precision"]),
+            f"Model {model_name!r}",
+            BackendError,
+        )
+        try:
+            self._processor = VitPoseImageProcessor.from_pretrained(
+                weights_dir, local_files_only=True
+            )
+            model = VitPoseForPoseEstimation.from_pretrained(weights_dir, local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise BackendError(
+                f"Model {model_name!r}: cannot load a ViTPose checkpoint from {weights_dir}: "
+                f"{error}. Delete the folder and re-run the fetch_weights rule."
+            ) from error
+        count = model.config.num_labels
+        if count != len(self.keypoint_names):
+            raise BackendError(
+                f"Model {model_name!r}: the checkpoint in {weights_dir} outputs {count} "
+                f"keypoints, marker set {marker_set!r} has {len(self.keypoint_names)}. Set the "
+                "model's marker_set in config/config.yaml to the checkpoint's keypoints "
+                "(anatomical: 52 SynthPose keypoints, coco17: 17 COCO keypoints)."
+            )
+        self._model = model.eval().to(self._device)
+        # ViTPose+ (mixture of experts) checkpoints: expert 0 is the COCO one.
+        self._moe = getattr(model.config.backbone_config, "num_experts", 1) > 1
+        self._crop_batch_size = crop_batch_size
+        self._out_of_memory: tuple[type[BaseException], ...] = (
+            torch.cuda.OutOfMemoryError,
+            getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+        )
+        self._track: DetectionTrack | None = None
+        self._video: Path | None = None
+        self._next_frame = 0
+
+    def start_video(self, video: Path, detections: Path | None = None) -> None:
+        if detections is None:
+            raise BackendError(
+                f"Model {self.name!r} is top-down and needs the person detections of {video} "
+                "(output of the detect rule); the model needs a `detector:` in "
+                "config/config.yaml."
+            )
+        try:
+            track = load_detections(detections)
+        except DetectionError as error:
+            raise BackendError(f"Model {self.name!r}: {error}") from error
+        info = probe_video(video)
+        if track.image_size != (info.width, info.height):
+            raise BackendError(
+                f"{detections} is for {track.image_size[0]}x{track.image_size[1]} images, "
+                f"video {video} is {info.width}x{info.height}: the detections belong to "
+                "another video. Delete the file and re-run the detect rule."
+            )
+        if track.frame_count_header != info.frame_count_header:
+            raise BackendError(
+                f"{detections} is for a video of {track.frame_count_header} frames (header), "
+                f"video {video} has {info.frame_count_header}: the detections belong to "
+                "another video. Delete the file and re-run the detect rule."
+            )
+        self._track = track
+        self._video = video
+        self._next_frame = 0
+
+    def predict(
+        self, frames: FrameBatch
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        if self._track is None:
+            raise BackendError("VitPoseBackend.predict called before start_video")
+        start, stop = self._next_frame, self._next_frame + len(frames)
+        if stop > self._track.n_frames:
+            raise BackendError(
+                f"{self._video} decodes to more frames than its detections hold "
+                f"({self._track.n_frames}). Delete the detection file and re-run the detect rule."
+            )
+        keypoints = np.full((len(frames), len(self.keypoint_names), 2), np.nan, dtype=np.float32)
+        scores = np.zeros((len(frames), len(self.keypoint_names)), dtype=np.float32)
+        found = np.flatnonzero(self._track.found()[start:stop])
+        if found.size:
+            boxes = self._track.boxes[start:stop][found].astype(np.float64)
+            coco = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+            keypoints[found], scores[found] = self._estimate([frames[int(i)] for i in found], coco)
+        self._next_frame = stop
+        return keypoints, scores
+
+    def _estimate(
+        self, images: Sequence[npt.NDArray[np.uint8]], boxes: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Keypoints (n, K, 2) and scores (n, K) for one person box (COCO xywh) per image,
+        `crop_batch_size` crops per forward pass, halving it on GPU out-of-memory."""
+        import torch
+
+        keypoints: list[npt.NDArray[np.float32]] = []
+        scores: list[npt.NDArray[np.float32]] = []
+        start = 0
+        while start < len(images):
+            size = min(self._crop_batch_size, len(images) - start)
+            try:
+                chunk = self._forward(images[start : start + size], boxes[start : start + size])
+            except self._out_of_memory as error:
+                if size == 1:
+                    raise BackendError(
+                        f"Model {self.name!r}: out of GPU memory on {self._device} even with one "
+                        "crop per forward pass. Lower crop_batch_size / batch_size of this model "
+                        "in config/config.yaml, use a smaller model, or a GPU with more memory."
+                    ) from error
+                chunk = None
+            if chunk is None:  # out of memory; retried outside the handler so memory is freed
+                self._crop_batch_size = size // 2
+                log.warning(
+                    "Model %r: out of GPU memory with %d crops per forward pass; retrying with "
+                    "crop_batch_size=%d (lower it in config/config.yaml to avoid the retries).",
+                    self.name, size, self._crop_batch_size,
+                )  # fmt: skip
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            keypoints.append(chunk[0])
+            scores.append(chunk[1])
+            start += len(chunk[0])
+        return np.concatenate(keypoints), np.concatenate(scores)
+
+    def _forward(
+        self, images: Sequence[npt.NDArray[np.uint8]], boxes: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        import torch
+        from transformers.models.vitpose.modeling_vitpose import VitPoseEstimatorOutput
+
+        per_image = [[box] for box in boxes.tolist()]
+        inputs = self._processor.preprocess(
+            list(images),
+            boxes=per_image,
+            input_data_format="channels_last",
+            return_tensors="pt",
+        )
+        pixel_values: torch.Tensor = inputs["pixel_values"].to(self._device)
+        extra = {}
+        if self._moe:
+            extra["dataset_index"] = torch.zeros(
+                len(images), dtype=torch.long, device=pixel_values.device
+            )
+        with torch.inference_mode(), autocast(self._device, self._precision):
+            heatmaps = self._model(pixel_values=pixel_values, **extra).heatmaps
+        results = self._processor.post_process_pose_estimation(
+            VitPoseEstimatorOutput(heatmaps=heatmaps.float()), boxes=per_image
+        )
+        keypoints = np.stack([result[0]["keypoints"].numpy() for result in results])
+        scores = np.stack([result[0]["scores"].numpy().reshape(-1) for result in results])
+        keypoints = keypoints.astype(np.float32)
+        scores = np.clip(np.nan_to_num(scores.astype(np.float32), nan=0.0), 0.0, 1.0)
+        scores[~np.isfinite(keypoints).all(axis=-1)] = 0.0
+        keypoints[scores <= 0] = np.nan
+        return keypoints, scores
+
+    def close(self) -> None:
+        self._track = None
+
+
+@register_backend("vitpose")
+def _create(
+    model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
+) -> PoseBackend:
+    return VitPoseBackend(model_name, marker_set, options, weights_dir)

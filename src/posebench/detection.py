@@ -1,0 +1,406 @@
+"""Stage `detect`: one person box per frame for top-down pose models, cached per detector.
+
+An object detector (RT-DETR through Transformers' `AutoModelForObjectDetection`, loaded
+from a local weights folder) runs over every decodable frame of a camera video. Per frame
+the boxes labelled "person" with a score of at least `score_threshold` are candidates
+(OpenCapBench used 0.8), and a single subject is tracked through them (`select_box`):
+the first frame with any person starts the track at its best box; later frames continue
+it with the candidate overlapping the last kept box the most (IoU >= 0.1) and otherwise
+jump to the best candidate. Frames without a candidate are gaps (NaN box, score 0).
+
+Detection file (one per detector and video): a NumPy archive with `boxes` (F, 4) float32
+x1, y1, x2, y2 in pixels of the original image, `scores` (F,) float32, and `meta`, a JSON
+string with `format_version`, `detector`, `score_threshold`, `fps`, `image_size`
+[width, height], `n_frames` (decoded frames), `frame_count_header` (the container's
+count), `video` and `track_jumps`. It is written atomically.
+
+`prefetch` decodes ahead of the model in a background thread; the pose stage reuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from posebench.video import VideoError, batched, iter_frames_rgb, prefetch, probe_video
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+PERSON_LABEL = "person"
+TRACK_MIN_IOU = 0.1
+DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+class DetectionError(RuntimeError):
+    """Detection could not run, or a detection file is missing, malformed or does not
+    belong to the video; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class DetectionTrack:
+    """The tracked person box of every frame of one video.
+
+    `boxes` is (frames, 4) x1, y1, x2, y2 in pixels, NaN on frames without a person;
+    `scores` is (frames,) in [0, 1], 0 on those frames. `image_size` is (width, height);
+    `frame_count_header` is the video header's frame count, which identifies the video
+    even where the header over-counts the decodable frames.
+    """
+
+    boxes: npt.NDArray[np.float32]
+    scores: npt.NDArray[np.float32]
+    detector: str
+    score_threshold: float
+    fps: float
+    image_size: tuple[int, int]
+    video: str
+    frame_count_header: int
+    track_jumps: int = 0
+
+    def __post_init__(self) -> None:
+        frames = self.boxes.shape[0]
+        if self.boxes.shape != (frames, 4) or self.scores.shape != (frames,):
+            raise DetectionError(
+                f"Detections of {self.video}: boxes {self.boxes.shape} and scores "
+                f"{self.scores.shape} must be (frames, 4) and (frames,)."
+            )
+        found = self.found()
+        if not np.all(found | np.isnan(self.boxes).all(axis=1)):
+            raise DetectionError(
+                f"Detections of {self.video}: each box must be all finite or all NaN."
+            )
+        if np.any(self.scores[~found] != 0) or np.any(~(self.scores[found] >= 0)):
+            raise DetectionError(
+                f"Detections of {self.video}: frames without a box (NaN) must have score 0 "
+                "and frames with one a score >= 0."
+            )
+        boxes = self.boxes[found]
+        if np.any(boxes[:, 2] <= boxes[:, 0]) or np.any(boxes[:, 3] <= boxes[:, 1]):
+            raise DetectionError(
+                f"Detections of {self.video}: every box needs x2 > x1 and y2 > y1."
+            )
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def found(self) -> npt.NDArray[np.bool_]:
+        """Frames with a person box."""
+        return np.asarray(np.isfinite(self.boxes).all(axis=1))
+
+
+def save_detections(path: Path, track: DetectionTrack) -> None:
+    """Write `track` to `path` (.npz) atomically."""
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "detector": track.detector,
+        "score_threshold": track.score_threshold,
+        "fps": track.fps,
+        "image_size": list(track.image_size),
+        "n_frames": track.n_frames,
+        "video": track.video,
+        "frame_count_header": track.frame_count_header,
+        "track_jumps": track.track_jumps,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        boxes=track.boxes.astype(np.float32),
+        scores=track.scores.astype(np.float32),
+        meta=np.array(json.dumps(meta, sort_keys=True)),
+    )
+    tmp.replace(path)
+
+
+def load_detections(path: Path) -> DetectionTrack:
+    """Read a file written by `save_detections`, with errors that name the file."""
+    if not path.is_file():
+        raise DetectionError(
+            f"Detection file not found: {path}. Run the detect rule for this video first."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            boxes = archive["boxes"]
+            scores = archive["scores"]
+            meta = json.loads(str(archive["meta"]))
+    except (OSError, KeyError, ValueError) as error:
+        raise DetectionError(
+            f"Cannot read detection file {path}: {error}. Delete it and re-run the detect rule."
+        ) from error
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DetectionError(
+            f"{path} has format version {meta.get('format_version')}, expected "
+            f"{FORMAT_VERSION}. Delete it and re-run the detect rule."
+        )
+    try:
+        track = DetectionTrack(
+            boxes=boxes.astype(np.float32),
+            scores=scores.astype(np.float32),
+            detector=str(meta["detector"]),
+            score_threshold=float(meta["score_threshold"]),
+            fps=float(meta["fps"]),
+            image_size=(int(meta["image_size"][0]), int(meta["image_size"][1])),
+            video=str(meta["video"]),
+            frame_count_header=int(meta["frame_count_header"]),
+            track_jumps=int(meta["track_jumps"]),
+        )
+        frames = int(meta["n_frames"])
+    except (KeyError, IndexError, ValueError, TypeError, DetectionError) as error:
+        raise DetectionError(
+            f"Detection file {path} is malformed ({type(error).__name__}: {error}). Delete it "
+            "and re-run the detect rule."
+        ) from error
+    if track.n_frames != frames:
+        raise DetectionError(
+            f"{path}: meta says {frames} frames, arrays hold {track.n_frames}. Delete it and "
+            "re-run the detect rule."
+        )
+    return track
+
+
+def box_iou(box: npt.ArrayLike, boxes: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Intersection over union of one x1, y1, x2, y2 box with each of `boxes` (n, 4)."""
+    one = np.asarray(box, dtype=np.float64).reshape(1, 4)
+    many = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    width = np.clip(np.minimum(one[:, 2], many[:, 2]) - np.maximum(one[:, 0], many[:, 0]), 0, None)
+    height = np.clip(np.minimum(one[:, 3], many[:, 3]) - np.maximum(one[:, 1], many[:, 1]), 0, None)
+    intersection = width * height
+    union = _area(one) + _area(many) - intersection
+    return np.asarray(np.where(union > 0, intersection / np.maximum(union, 1e-12), 0.0))
+
+
+def _area(boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.asarray((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+
+
+def select_box(
+    boxes: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    previous: npt.ArrayLike | None,
+    min_iou: float = TRACK_MIN_IOU,
+) -> tuple[int | None, bool]:
+    """Pick the candidate (`boxes` (n, 4) x1, y1, x2, y2, `scores` (n,)) that continues
+    the track whose last kept box is `previous` (None before the first).
+
+    Returns (index, jumped): the candidate with the highest IoU with `previous` if that
+    IoU is >= `min_iou` (ties: higher score); otherwise the highest-score candidate (ties:
+    larger area), and `jumped` is True when a previous box existed. (None, False) when
+    there is no candidate.
+    """
+    candidates = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    confidence = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(candidates) == 0:
+        return None, False
+    if previous is not None:
+        overlaps = box_iou(previous, candidates)
+        best = int(np.lexsort((confidence, overlaps))[-1])
+        if overlaps[best] >= min_iou:
+            return best, False
+    return int(np.lexsort((_area(candidates), confidence))[-1]), previous is not None
+
+
+def resolve_device(
+    device: str, precision: str, context: str, error: type[Exception] = DetectionError
+) -> tuple[str, str]:
+    """The torch device and precision to use for `device` ("auto" | "cpu" | "cuda" |
+    "cuda:N") and `precision` ("fp32" | "fp16" | "bf16"). "auto" is CUDA when available;
+    fp16/bf16 apply on CUDA only (on the CPU a warning is logged and fp32 is used).
+    Invalid or unavailable choices raise `error`, whose message starts with `context`."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise error(f"{context}: precision {precision!r} is not one of {', '.join(PRECISIONS)}.")
+    valid = device in ("auto", "cpu", "cuda") or (
+        device.startswith("cuda:") and device[5:].isdigit()
+    )
+    if not valid:
+        raise error(f"{context}: device {device!r} is not one of {', '.join(DEVICES)}.")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise error(
+                f"{context}: device {device!r} requested but PyTorch sees no CUDA GPU; set "
+                "device: auto or cpu in config/config.yaml, or run on a GPU node."
+            )
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise error(
+                f"{context}: device {device!r} requested but only "
+                f"{torch.cuda.device_count()} GPU(s) are visible (CUDA_VISIBLE_DEVICES)."
+            )
+    elif precision != "fp32":
+        log.warning("%s: precision %s needs CUDA; using fp32 on the CPU.", context, precision)
+        precision = "fp32"
+    return device, precision
+
+
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """Mixed precision for fp16/bf16 on CUDA; no-op for fp32."""
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype: torch.dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+class _PersonDetector:
+    """An object detector from a local Transformers checkpoint, returning person boxes."""
+
+    def __init__(self, weights_dir: Path, name: str, device: str, precision: str) -> None:
+        try:
+            from transformers import AutoImageProcessor, AutoModelForObjectDetection
+        except ImportError as error:
+            raise DetectionError(
+                f"Detector {name!r} needs PyTorch and Transformers: pip install -e '.[vitpose]'."
+            ) from error
+        if not weights_dir.is_dir():
+            raise DetectionError(
+                f"Detector {name!r}: weights folder {weights_dir} not found; run the "
+                "fetch_weights rule for it."
+            )
+        self.device, self.precision = resolve_device(device, precision, f"Detector {name!r}")
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(weights_dir, local_files_only=True)
+            model = AutoModelForObjectDetection.from_pretrained(weights_dir, local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise DetectionError(
+                f"Detector {name!r}: cannot load an object detector from {weights_dir}: "
+                f"{error}. Delete the folder and re-run the fetch_weights rule."
+            ) from error
+        self.model = model.eval().to(self.device)
+        labels = {str(label).lower(): int(i) for i, label in model.config.id2label.items()}
+        if PERSON_LABEL not in labels:
+            raise DetectionError(
+                f"Detector {name!r} ({weights_dir}) has no {PERSON_LABEL!r} label; its labels "
+                f"are {sorted(labels)[:10]}... Use a COCO-trained detector such as RT-DETR."
+            )
+        self.person = labels[PERSON_LABEL]
+
+    def __call__(
+        self, frames: list[npt.NDArray[np.uint8]], threshold: float
+    ) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
+        """Per frame, the person boxes (n, 4) x1, y1, x2, y2 clipped to the image and their
+        scores (n,), keeping scores >= `threshold`."""
+        import torch
+
+        height, width = frames[0].shape[:2]
+        inputs = self.processor(images=frames, return_tensors="pt")
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            outputs = self.model(pixel_values=inputs["pixel_values"].to(self.device))
+        # Every query is kept here (threshold below any score): the processor keeps
+        # scores > threshold, the detection stage scores >= threshold.
+        results = self.processor.post_process_object_detection(
+            outputs, threshold=-1.0, target_sizes=[(height, width)] * len(frames)
+        )
+        limits = np.array([width, height, width, height], dtype=np.float32)
+        candidates = []
+        for result in results:
+            boxes = result["boxes"].float().cpu().numpy().astype(np.float32)
+            scores = result["scores"].float().cpu().numpy().astype(np.float32)
+            labels = result["labels"].cpu().numpy()
+            boxes = np.clip(boxes, 0.0, limits)
+            keep = (
+                (labels == self.person)
+                & (scores >= threshold)
+                & (boxes[:, 2] > boxes[:, 0])
+                & (boxes[:, 3] > boxes[:, 1])
+            )
+            candidates.append((boxes[keep], scores[keep]))
+        return candidates
+
+
+def detect_video(
+    video: Path,
+    weights_dir: Path,
+    output: Path,
+    *,
+    detector_name: str,
+    score_threshold: float = 0.8,
+    batch_size: int = 8,
+    device: str = "auto",
+    precision: str = "fp32",
+    progress_every_s: float = 10.0,
+) -> DetectionTrack:
+    """Detect and track the person in every decodable frame of `video`; save the track to
+    `output` (see the module docstring for the format) and return it.
+
+    Frames are decoded in a background thread and passed to the detector in batches of
+    `batch_size`; the video is never held in memory. Raises VideoError if no frame
+    decodes and DetectionError if the checkpoint cannot be used.
+    """
+    info = probe_video(video)
+    detector = _PersonDetector(weights_dir, detector_name, device, precision)
+    boxes: list[npt.NDArray[np.float32]] = []
+    scores: list[float] = []
+    previous: npt.NDArray[np.float32] | None = None
+    jumps = 0
+    started = last_report = time.monotonic()
+    for batch in prefetch(batched(iter_frames_rgb(video), batch_size)):
+        for frame in batch:
+            if frame.shape[:2] != (info.height, info.width):
+                raise VideoError(
+                    f"{video}: frame {len(boxes)} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"header says {info.width}x{info.height}."
+                )
+        for frame_boxes, frame_scores in detector(batch, score_threshold):
+            index, jumped = select_box(frame_boxes, frame_scores, previous)
+            if index is None:
+                boxes.append(np.full(4, np.nan, dtype=np.float32))
+                scores.append(0.0)
+            else:
+                previous = frame_boxes[index]
+                boxes.append(previous)
+                scores.append(float(frame_scores[index]))
+                jumps += jumped
+        now = time.monotonic()
+        if now - last_report >= progress_every_s:
+            log.info(
+                "%s: %d/%d frames (%.1f frames/s)",
+                video.name, len(boxes), info.frame_count_header, len(boxes) / (now - started),
+            )  # fmt: skip
+            last_report = now
+    decoded = len(boxes)
+    if decoded == 0:
+        raise VideoError(f"No frame of {video} could be decoded; the file is empty or corrupt.")
+    if decoded != info.frame_count_header:
+        log.warning(
+            "%s: decoded %d frames, container header says %d; using the %d decoded frames.",
+            video, decoded, info.frame_count_header, decoded,
+        )  # fmt: skip
+    track = DetectionTrack(
+        boxes=np.stack(boxes).astype(np.float32),
+        scores=np.asarray(scores, dtype=np.float32),
+        detector=detector_name,
+        score_threshold=float(score_threshold),
+        fps=info.fps,
+        image_size=(info.width, info.height),
+        video=str(video),
+        frame_count_header=info.frame_count_header,
+        track_jumps=jumps,
+    )
+    elapsed = time.monotonic() - started
+    gaps = int((~track.found()).sum())
+    log.info(
+        "%s: %d frames in %.1f s (%.1f frames/s); %d frames without a person; the track "
+        "jumped %d times (no box overlapping the previous one by IoU >= %.1f)",
+        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), gaps, jumps, TRACK_MIN_IOU,
+    )  # fmt: skip
+    if gaps == decoded:
+        log.warning("%s: no person with score >= %.2f in any frame", video, score_threshold)
+    save_detections(output, track)
+    return track

@@ -1,0 +1,304 @@
+"""Person detection stage: file format, gaps, single-subject tracking, prefetching, errors.
+
+A tiny random RT-DETR (tests/model_factory.py) gives meaningless boxes, so these tests
+check the flow, not detection quality.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from model_factory import build_rtdetr
+from posebench import detection
+from posebench.detection import (
+    DetectionError,
+    DetectionTrack,
+    box_iou,
+    detect_video,
+    load_detections,
+    resolve_device,
+    save_detections,
+    select_box,
+)
+from posebench.video import VideoError, batched, prefetch
+
+WIDTH, HEIGHT, FRAMES = 320, 240, 12
+
+
+def write_video(path: Path, frames: int = FRAMES) -> Path:
+    """A short mp4 of a moving figure-like shape."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (WIDTH, HEIGHT))
+    for i in range(frames):
+        image = np.full((HEIGHT, WIDTH, 3), 40, np.uint8)
+        x = 100 + 5 * i
+        cv2.rectangle(image, (x, 60), (x + 50, 200), (200, 120, 80), -1)
+        cv2.circle(image, (x + 25, 40), 18, (220, 200, 180), -1)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(tmp_path_factory.mktemp("video") / "cam01.mp4")
+
+
+@pytest.fixture(scope="module")
+def detector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_rtdetr(tmp_path_factory.mktemp("rtdetr") / "rtdetr-tiny")
+
+
+def run(video: Path, weights: Path, output: Path, threshold: float) -> DetectionTrack:
+    return detect_video(
+        video,
+        weights,
+        output,
+        detector_name="rtdetr-tiny",
+        score_threshold=threshold,
+        batch_size=5,
+        device="cpu",
+    )
+
+
+def test_threshold_zero_gives_a_box_in_every_frame(
+    video: Path, detector_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "detections" / "cam01.npz"
+    track = run(video, detector_dir, output, threshold=0.0)
+    loaded = load_detections(output)
+    assert loaded.n_frames == FRAMES
+    assert loaded.found().all()
+    np.testing.assert_array_equal(loaded.boxes, track.boxes)
+    np.testing.assert_array_equal(loaded.scores, track.scores)
+    assert loaded.boxes.dtype == np.float32 and loaded.scores.dtype == np.float32
+    boxes = loaded.boxes
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= WIDTH).all()
+    assert (boxes[:, 1] >= 0).all() and (boxes[:, 3] <= HEIGHT).all()
+    assert ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()
+    assert ((loaded.scores >= 0) & (loaded.scores <= 1)).all()
+    assert loaded.image_size == (WIDTH, HEIGHT)
+    assert loaded.fps == pytest.approx(30.0)
+    assert loaded.frame_count_header == FRAMES
+    assert loaded.detector == "rtdetr-tiny"
+    assert loaded.score_threshold == 0.0
+    assert loaded.video == str(video)
+    with np.load(output) as archive:
+        assert sorted(archive.files) == ["boxes", "meta", "scores"]
+        meta = json.loads(str(archive["meta"]))
+    assert meta["format_version"] == detection.FORMAT_VERSION
+    assert meta["n_frames"] == FRAMES
+    assert not list(output.parent.glob("*.tmp*"))
+
+
+def test_nothing_above_threshold_gives_explicit_gaps(
+    video: Path, detector_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="posebench.detection"):
+        track = run(video, detector_dir, tmp_path / "gaps.npz", threshold=1.01)
+    assert track.n_frames == FRAMES
+    assert np.isnan(track.boxes).all()
+    assert (track.scores == 0).all()
+    assert "no person with score >= 1.01 in any frame" in caplog.text
+    assert load_detections(tmp_path / "gaps.npz").found().sum() == 0
+
+
+def test_detect_video_tracks_one_subject(
+    video: Path, detector_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hand-made candidates per frame: start on the best box, follow by overlap, keep gaps
+    explicit, jump when nothing overlaps."""
+    subject = np.array([100, 50, 150, 200], np.float32)
+    other = np.array([250, 40, 300, 210], np.float32)
+    per_frame: list[tuple[list[np.ndarray], list[float]]] = [
+        ([other, subject], [0.85, 0.95]),  # start: highest score
+        ([], []),  # gap
+        ([other, subject + 4], [0.99, 0.81]),  # follow the overlap, not the score
+        ([other], [0.9]),  # subject gone: jump
+    ] * 3
+    calls = iter(per_frame)
+
+    def fake_detector(self: object, frames: list[np.ndarray], threshold: float) -> list:
+        out = []
+        for _ in frames:
+            boxes, scores = next(calls)
+            out.append((np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)))
+        return out
+
+    monkeypatch.setattr(detection._PersonDetector, "__call__", fake_detector)
+    track = run(video, detector_dir, tmp_path / "track.npz", threshold=0.8)
+    np.testing.assert_array_equal(track.boxes[0], subject)
+    assert np.isnan(track.boxes[1]).all() and track.scores[1] == 0
+    np.testing.assert_array_equal(track.boxes[2], subject + 4)
+    assert track.scores[2] == pytest.approx(0.81)
+    np.testing.assert_array_equal(track.boxes[3], other)
+    # From frame 3 on, the track stays on `other`, which keeps overlapping itself, even
+    # where `subject` scores higher (frames 4 and 8).
+    later = [i for i in range(4, FRAMES) if i % 4 != 1]
+    np.testing.assert_array_equal(track.boxes[later], np.tile(other, (len(later), 1)))
+    assert np.isnan(track.boxes[[5, 9]]).all()
+    assert track.track_jumps == 1
+    assert load_detections(tmp_path / "track.npz").track_jumps == track.track_jumps
+
+
+def test_select_box_rules() -> None:
+    small = [0.0, 0.0, 10.0, 10.0]
+    large = [50.0, 50.0, 80.0, 90.0]
+    assert select_box(np.empty((0, 4)), np.empty(0), None) == (None, False)
+    assert select_box(np.empty((0, 4)), np.empty(0), small) == (None, False)
+    # First frame: highest score; equal scores -> larger area.
+    assert select_box([small, large], [0.9, 0.8], None) == (0, False)
+    assert select_box([small, large], [0.9, 0.9], None) == (1, False)
+    # Continue with the best overlap even at a lower score.
+    assert select_box([large, [1.0, 1.0, 11.0, 11.0]], [0.99, 0.5], small) == (1, False)
+    # Overlap ties -> higher score.
+    assert select_box([[0, 0, 10, 10], [0, 0, 10, 10]], [0.5, 0.7], small) == (1, False)
+    # IoU below 0.1: jump to the highest score.
+    barely = [9.5, 9.5, 20, 20]  # IoU with `small` ~ 0.001
+    assert select_box([barely, large], [0.5, 0.9], small) == (1, True)
+    # IoU exactly at the limit continues the track.
+    assert box_iou(small, [[0, 0, 10, 1]])[0] == pytest.approx(0.1)
+    assert select_box([[0.0, 0.0, 10.0, 1.0], large], [0.1, 0.9], small) == (0, False)
+
+
+def test_box_iou() -> None:
+    np.testing.assert_allclose(
+        box_iou([0, 0, 10, 10], [[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]]),
+        [1.0, 50 / 150, 0.0],
+    )
+
+
+def test_video_without_frames_is_an_error(
+    video: Path, detector_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00" * 1000)
+    with pytest.raises(VideoError, match="corrupt.mp4"):
+        run(corrupt, detector_dir, tmp_path / "o.npz", threshold=0.8)
+    # A container that opens but yields no frame.
+    monkeypatch.setattr(detection, "iter_frames_rgb", lambda path: iter(()))
+    with pytest.raises(VideoError, match=r"No frame of .*cam01.mp4 could be decoded"):
+        run(video, detector_dir, tmp_path / "o.npz", threshold=0.8)
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_checkpoint_without_person_label(video: Path, detector_dir: Path, tmp_path: Path) -> None:
+    weights = build_rtdetr(tmp_path / "no-person")
+    config_file = weights / "config.json"
+    config = json.loads(config_file.read_text())
+    config["id2label"] = {"0": "cat", "1": "dog", "2": "car", "3": "boat"}
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(DetectionError, match=r"no 'person' label.*\['boat', 'car', 'cat'"):
+        run(video, weights, tmp_path / "o.npz", threshold=0.8)
+    with pytest.raises(DetectionError, match="weights folder .*absent not found; run the fetch"):
+        run(video, tmp_path / "absent", tmp_path / "o.npz", threshold=0.8)
+
+
+def make_track(boxes: np.ndarray, scores: np.ndarray) -> DetectionTrack:
+    return DetectionTrack(
+        boxes=boxes.astype(np.float32),
+        scores=scores.astype(np.float32),
+        detector="hand",
+        score_threshold=0.8,
+        fps=30.0,
+        image_size=(WIDTH, HEIGHT),
+        video="cam01.mp4",
+        frame_count_header=len(boxes),
+    )
+
+
+def test_load_detections_errors(tmp_path: Path) -> None:
+    with pytest.raises(DetectionError, match=r"not found: .*absent.npz. Run the detect rule"):
+        load_detections(tmp_path / "absent.npz")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not an archive")
+    with pytest.raises(DetectionError, match=r"Cannot read detection file .*garbage.npz"):
+        load_detections(garbage)
+    good = make_track(np.array([[1, 2, 30, 40], [np.nan] * 4]), np.array([0.9, 0.0]))
+    path = tmp_path / "old.npz"
+    save_detections(path, good)
+    with np.load(path) as archive:
+        meta = json.loads(str(archive["meta"]))
+        boxes, scores = archive["boxes"], archive["scores"]
+    meta["format_version"] = 0
+    np.savez(path, boxes=boxes, scores=scores, meta=np.array(json.dumps(meta)))
+    with pytest.raises(DetectionError, match=r"old.npz has format version 0, expected 1"):
+        load_detections(path)
+    meta["format_version"] = 1
+    del meta["fps"]
+    np.savez(path, boxes=boxes, scores=scores, meta=np.array(json.dumps(meta)))
+    with pytest.raises(DetectionError, match=r"old.npz is malformed \(KeyError: 'fps'\)"):
+        load_detections(path)
+    meta["fps"] = 30.0
+    np.savez(path, boxes=boxes[:1], scores=scores, meta=np.array(json.dumps(meta)))
+    with pytest.raises(DetectionError, match=r"old.npz is malformed .* must be \(frames, 4\)"):
+        load_detections(path)
+    with pytest.raises(DetectionError, match="without a box .* must have score 0"):
+        make_track(np.array([[np.nan] * 4]), np.array([0.5]))
+    with pytest.raises(DetectionError, match="x2 > x1 and y2 > y1"):
+        make_track(np.array([[10, 10, 5, 40]]), np.array([0.9]))
+    with pytest.raises(DetectionError, match="all finite or all NaN"):
+        make_track(np.array([[10, np.nan, 5, 40]]), np.array([0.0]))
+
+
+def test_prefetch_keeps_order_and_raises_producer_errors() -> None:
+    assert list(prefetch(range(10), depth=2)) == list(range(10))
+    assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("decoder broke")
+
+    items = prefetch(failing())
+    assert next(items) == 1
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        next(items)
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        list(prefetch(range(3), depth=0))
+
+
+def test_prefetch_is_bounded_and_closes_its_source_when_stopped() -> None:
+    produced: list[int] = []
+    closed = threading.Event()
+
+    def source() -> Iterator[int]:
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    items = prefetch(source(), depth=2)
+    assert isinstance(items, Generator)
+    assert next(items) == 0
+    time.sleep(0.3)
+    assert len(produced) <= 4  # the consumed item, `depth` queued, one waiting to be queued
+    items.close()
+    assert closed.wait(5)
+    assert len(produced) < 1000
+
+
+def test_resolve_device(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="posebench.detection"):
+        assert resolve_device("cpu", "fp16", "Detector 'd'") == ("cpu", "fp32")
+    assert "precision fp16 needs CUDA; using fp32" in caplog.text
+    with pytest.raises(DetectionError, match="device 'gpu' is not one of auto, cpu, cuda"):
+        resolve_device("gpu", "fp32", "Detector 'd'")
+    with pytest.raises(ValueError, match="Model 'm': precision 'fp8' is not one of"):
+        resolve_device("cpu", "fp8", "Model 'm'", ValueError)
+    import torch
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto", "bf16", "Detector 'd'") == ("cpu", "fp32")
+        with pytest.raises(DetectionError, match="PyTorch sees no CUDA GPU"):
+            resolve_device("cuda:0", "fp32", "Detector 'd'")

@@ -1,0 +1,21 @@
+"""Snakemake adapter: person detections of one camera video with one detector."""
+
+from pathlib import Path
+
+from posebench.detection import detect_video
+from posebench.logs import log_to_file
+from posebench.weights import load_manifest
+
+log_to_file(snakemake.log[0])
+detector = snakemake.params.detector
+options = detector.get("options", {})
+detect_video(
+    Path(snakemake.input.video),
+    Path(load_manifest(Path(snakemake.input.weights))["path"]),
+    Path(snakemake.output[0]),
+    detector_name=snakemake.wildcards.detector,
+    score_threshold=detector["score_threshold"],
+    batch_size=detector["batch_size"],
+    device=options.get("device", "auto"),
+    precision=options.get("precision", "fp32"),
+)
