@@ -47,7 +47,7 @@ def run_pose2d(
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
         model.start_video(video, detections)
         # Decoding runs ahead in a background thread, overlapping the model's inference.
-        for batch in prefetch(batched(iter_frames_rgb(video), batch_size), depth=2):
+        for batch in prefetch(batched(iter_frames_rgb(video), batch_size), depth=1):
             for frame in batch:
                 if frame.shape[:2] != (info.height, info.width):
                     raise VideoError(
