@@ -10,6 +10,8 @@ API:
 - `build_rtdetr(path)`: a person detector with COCO-style labels (label 0 is "person").
 - `fill_hf_cache(cache_dir, repo_id, revision, source)`: place a checkpoint folder in a
   Hugging Face hub cache, as if `snapshot_download` had fetched it; returns the commit.
+- `write_figure_video(path, frames, width, height)`: a short video of a figure-like shape
+  moving right by 5 px a frame, to run detectors and pose models on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from transformers import (
     RTDetrConfig,
@@ -138,3 +142,16 @@ def fill_hf_cache(cache_dir: Path, repo_id: str, revision: str, source: Path) ->
         link.unlink(missing_ok=True)
         link.symlink_to(Path("..", "..", "blobs", blob.name))
     return commit
+
+
+def write_figure_video(path: Path, frames: int, width: int, height: int) -> Path:
+    """A short mp4 of a figure-like shape (head and body) moving right by 5 px a frame."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (width, height))
+    for i in range(frames):
+        image = np.full((height, width, 3), 40, np.uint8)
+        x = 100 + 5 * i
+        cv2.rectangle(image, (x, 60), (x + 50, 200), (200, 120, 80), -1)
+        cv2.circle(image, (x + 25, 40), 18, (220, 200, 180), -1)
+        writer.write(image)
+    writer.release()
+    return path

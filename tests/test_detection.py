@@ -13,11 +13,10 @@ import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from model_factory import build_rtdetr
+from model_factory import build_rtdetr, write_figure_video
 from posebench import detection
 from posebench.detection import (
     DetectionError,
@@ -35,16 +34,7 @@ WIDTH, HEIGHT, FRAMES = 320, 240, 12
 
 
 def write_video(path: Path, frames: int = FRAMES) -> Path:
-    """A short mp4 of a moving figure-like shape."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (WIDTH, HEIGHT))
-    for i in range(frames):
-        image = np.full((HEIGHT, WIDTH, 3), 40, np.uint8)
-        x = 100 + 5 * i
-        cv2.rectangle(image, (x, 60), (x + 50, 200), (200, 120, 80), -1)
-        cv2.circle(image, (x + 25, 40), 18, (220, 200, 180), -1)
-        writer.write(image)
-    writer.release()
-    return path
+    return write_figure_video(path, frames, WIDTH, HEIGHT)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -22,7 +21,7 @@ from transformers import (
 )
 from transformers.models.vitpose.modeling_vitpose import VitPoseEstimatorOutput
 
-from model_factory import build_vitpose
+from model_factory import build_vitpose, write_figure_video
 from posebench.backends.base import BackendError, create_backend
 from posebench.backends.vitpose import VitPoseBackend
 from posebench.detection import DetectionTrack, save_detections
@@ -42,16 +41,7 @@ def figure_box(i: int) -> list[float]:
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("video") / "cam01.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (WIDTH, HEIGHT))
-    for i in range(FRAMES):
-        image = np.full((HEIGHT, WIDTH, 3), 40, np.uint8)
-        x = 100 + 5 * i
-        cv2.rectangle(image, (x, 60), (x + 50, 200), (200, 120, 80), -1)
-        cv2.circle(image, (x + 25, 40), 18, (220, 200, 180), -1)
-        writer.write(image)
-    writer.release()
-    return path
+    return write_figure_video(tmp_path_factory.mktemp("video") / "cam01.mp4", FRAMES, WIDTH, HEIGHT)
 
 
 @pytest.fixture(scope="module")
