@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from posebench.video import VideoError, batched, iter_frames_rgb, prefetch, probe_video
+from posebench.video import (
+    VideoError,
+    batched,
+    check_decoded_frames,
+    iter_frames_rgb,
+    prefetch,
+    probe_video,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -375,13 +382,7 @@ def detect_video(
             )  # fmt: skip
             last_report = now
     decoded = len(boxes)
-    if decoded == 0:
-        raise VideoError(f"No frame of {video} could be decoded; the file is empty or corrupt.")
-    if decoded != info.frame_count_header:
-        log.warning(
-            "%s: decoded %d frames, container header says %d; using the %d decoded frames.",
-            video, decoded, info.frame_count_header, decoded,
-        )  # fmt: skip
+    check_decoded_frames(info, decoded)
     track = DetectionTrack(
         boxes=np.stack(boxes).astype(np.float32),
         scores=np.asarray(scores, dtype=np.float32),

@@ -13,7 +13,14 @@ import numpy as np
 from posebench.backends.base import create_backend
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
-from posebench.video import VideoError, batched, iter_frames_rgb, prefetch, probe_video
+from posebench.video import (
+    VideoError,
+    batched,
+    check_decoded_frames,
+    iter_frames_rgb,
+    prefetch,
+    probe_video,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +72,7 @@ def run_pose2d(
                     video.name, decoded, info.frame_count_header, decoded / (now - started),
                 )  # fmt: skip
                 last_report = now
-    if decoded == 0:
-        raise VideoError(f"No frame of {video} could be decoded; the file is empty or corrupt.")
-    if decoded != info.frame_count_header:
-        log.warning(
-            "%s: decoded %d frames, container header says %d; using the %d decoded frames.",
-            video, decoded, info.frame_count_header, decoded,
-        )  # fmt: skip
+    check_decoded_frames(info, decoded)
     elapsed = time.monotonic() - started
     result = Keypoints2D(
         keypoints_px=np.concatenate(keypoint_batches),

@@ -3,6 +3,7 @@ decoded ahead in a background thread."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class VideoError(RuntimeError):
@@ -55,6 +57,18 @@ def probe_video(path: Path) -> VideoInfo:
     if info.width <= 0 or info.height <= 0:
         raise VideoError(f"Video {path} reports an image size of {info.width}x{info.height}.")
     return info
+
+
+def check_decoded_frames(info: VideoInfo, decoded: int) -> None:
+    """Raise if no frame decoded; log when the header's frame count differs (headers can
+    over-count: the decoded frames are what counts)."""
+    if decoded == 0:
+        raise VideoError(f"No frame of {info.path} could be decoded; the file is empty or corrupt.")
+    if decoded != info.frame_count_header:
+        log.warning(
+            "%s: decoded %d frames, container header says %d; using the %d decoded frames.",
+            info.path, decoded, info.frame_count_header, decoded,
+        )  # fmt: skip
 
 
 def iter_frames_rgb(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
