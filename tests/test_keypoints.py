@@ -56,3 +56,10 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
     corrupt.write_bytes(b"not a zip")
     with pytest.raises(KeypointFileError, match="corrupt.npz"):
         load_keypoints(corrupt)
+
+
+def test_same_content_gives_the_same_bytes(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    save_keypoints(first, sample())
+    save_keypoints(second, sample())
+    assert first.read_bytes() == second.read_bytes()

@@ -20,7 +20,6 @@ count), `video` and `track_jumps`. It is written atomically.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from posebench.io.archive import read_archive, write_archive
 from posebench.video import (
     VideoError,
     batched,
@@ -121,37 +121,21 @@ def save_detections(path: Path, track: DetectionTrack) -> None:
         "frame_count_header": track.frame_count_header,
         "track_jumps": track.track_jumps,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(
-        tmp,
-        boxes=track.boxes.astype(np.float32),
-        scores=track.scores.astype(np.float32),
-        meta=np.array(json.dumps(meta, sort_keys=True)),
-    )
-    tmp.replace(path)
+    arrays = {"boxes": track.boxes.astype(np.float32), "scores": track.scores.astype(np.float32)}
+    write_archive(path, arrays, meta)
 
 
 def load_detections(path: Path) -> DetectionTrack:
     """Read a file written by `save_detections`, with errors that name the file."""
-    if not path.is_file():
-        raise DetectionError(
-            f"Detection file not found: {path}. Run the detect rule for this video first."
-        )
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            boxes = archive["boxes"]
-            scores = archive["scores"]
-            meta = json.loads(str(archive["meta"]))
-    except (OSError, KeyError, ValueError) as error:
-        raise DetectionError(
-            f"Cannot read detection file {path}: {error}. Delete it and re-run the detect rule."
-        ) from error
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise DetectionError(
-            f"{path} has format version {meta.get('format_version')}, expected "
-            f"{FORMAT_VERSION}. Delete it and re-run the detect rule."
-        )
+    arrays, meta = read_archive(
+        path,
+        ["boxes", "scores"],
+        format_version=FORMAT_VERSION,
+        error=DetectionError,
+        kind="detection file",
+        rule="detect",
+    )
+    boxes, scores = arrays["boxes"], arrays["scores"]
     try:
         track = DetectionTrack(
             boxes=boxes.astype(np.float32),

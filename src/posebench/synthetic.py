@@ -39,11 +39,9 @@ The generator does not configure OpenSim's logger: call
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import pickle
-import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,7 +134,6 @@ _PERTURBATION_FREQUENCY_HZ = (0.4, 1.2)
 _VIDEO_BACKGROUND_BGR = (24, 24, 24)
 _VIDEO_DOT_BGR = (80, 220, 255)
 _VIDEO_DOT_RADIUS_PX = 3
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 class CoordinateRangeError(ValueError):
@@ -706,20 +703,6 @@ def _n_samples(duration_s: float, rate_hz: float) -> int:
     return int(math.floor(duration_s * rate_hz + 1e-9)) + 1
 
 
-def _normalise_zip(path: Path) -> None:
-    """Rewrite a zip archive (.npz) with fixed entry timestamps, for byte-identical output."""
-    with zipfile.ZipFile(path) as archive:
-        entries = [(info, archive.read(info)) for info in archive.infolist()]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for info, data in entries:
-            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            archive.writestr(fixed, data)
-    path.write_bytes(buffer.getvalue())
-
-
 def _write_video(path: Path, pixels: FloatArray, fps: float, image_size: tuple[int, int]) -> None:
     """MJPG video of (F, M, 2) projected markers as dots on a dark background."""
     width, height = image_size
@@ -888,7 +871,6 @@ def generate_subject(
                     },
                 ),
             )
-            _normalise_zip(oracle)
     trials = [trial for trial, *_ in computed]
 
     for session in sorted({trial.session for trial in trials}):

@@ -6,13 +6,14 @@ original image; frames without a detected person hold NaN coordinates and score 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from posebench.io.archive import read_archive, write_archive
 
 FORMAT_VERSION = 1
 
@@ -71,33 +72,22 @@ def save_keypoints(path: Path, data: Keypoints2D) -> None:
         "keypoint_names": list(data.keypoint_names),
         "metadata": data.metadata,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(
-        tmp,
-        keypoints=np.concatenate([keypoints, scores[..., None]], axis=-1),
-        meta=np.array(json.dumps(meta, sort_keys=True)),
+    write_archive(
+        path, {"keypoints": np.concatenate([keypoints, scores[..., None]], axis=-1)}, meta
     )
-    tmp.replace(path)
 
 
 def load_keypoints(path: Path) -> Keypoints2D:
     """Read a file written by `save_keypoints`, with errors that name the file."""
-    if not path.is_file():
-        raise KeypointFileError(f"Keypoint file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            array = archive["keypoints"]
-            meta = json.loads(str(archive["meta"]))
-    except (OSError, KeyError, ValueError) as error:
-        raise KeypointFileError(
-            f"Cannot read keypoint file {path}: {error}. Delete it and re-run the pose2d rule."
-        ) from error
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise KeypointFileError(
-            f"{path} has format version {meta.get('format_version')}, expected "
-            f"{FORMAT_VERSION}. Delete it and re-run the pose2d rule."
-        )
+    arrays, meta = read_archive(
+        path,
+        ["keypoints"],
+        format_version=FORMAT_VERSION,
+        error=KeypointFileError,
+        kind="keypoint file",
+        rule="pose2d",
+    )
+    array = arrays["keypoints"]
     if array.ndim != 3 or array.shape[-1] != 3:
         raise KeypointFileError(
             f"{path}: keypoints array has shape {array.shape}, expected (F, K, 3)"
