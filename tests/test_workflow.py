@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,31 +16,46 @@ import pytest
 
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
+from posebench.planning import PATHS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TRIAL = "pose2sim-demo/P00/S00/balancing/mediapipe-blazepose"
-SETUP = "all"
+UNIT = {
+    "dataset": "pose2sim-demo",
+    "subject": "P00",
+    "session": "S00",
+    "trial": "balancing",
+    "model": "mediapipe-blazepose",
+    "setup": "all",
+}
 CAMERAS = ["cam01", "cam02", "cam03", "cam04"]
+
+
+def output(workdir: Path, template: str, **values: str) -> Path:
+    """The demo unit's file of a `PATHS` template under `workdir`."""
+    return workdir / template.format(**{**UNIT, **values})
+
 
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    workdir: Path, *args: str, configs: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     cmd = [
         *SNAKEMAKE,
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir),
-        "--configfile", str(REPO / "config" / "config.yaml"),
+        "--configfile", str(REPO / "config" / "config.yaml"), *configs,
         *args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=workdir)
 
 
-def dry_run_jobs(workdir: Path) -> dict[str, int]:
+def dry_run_jobs(workdir: Path, configs: tuple[str, ...] = ()) -> dict[str, int]:
     """Job counts per rule that a dry run would execute."""
-    result = snakemake(workdir, "-n", "--cores", "2")
+    result = snakemake(workdir, "-n", "--cores", "2", configs=configs)
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout + result.stderr
     if "Nothing to be done" in text:
@@ -66,21 +83,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_outputs_exist(demo_run: Path) -> None:
-    results = demo_run / "results"
     for camera in CAMERAS:
-        assert (results / "pose2d" / TRIAL / f"{camera}.npz").is_file()
+        assert output(demo_run, PATHS.keypoints, camera=camera).is_file()
     expected = [
-        f"triangulate/{TRIAL}/{SETUP}/markers.trc",
-        f"triangulate/{TRIAL}/{SETUP}/reprojection_error.csv",
-        f"scale/pose2sim-demo/P00/S00/mediapipe-blazepose/{SETUP}/scaled.osim",
-        f"ik/{TRIAL}/{SETUP}/joint_angles.mot",
-        f"ik/{TRIAL}/{SETUP}/marker_errors.sto",
-        f"summary/{TRIAL}/{SETUP}/joint_angles.png",
-        "summary/joint_angles.csv",
-        "summary/trials.csv",
-    ]
-    for relative in expected:
-        assert (results / relative).is_file(), relative
+        PATHS.trc, PATHS.reprojection, PATHS.triangulation, PATHS.scaled_model, PATHS.scaling,
+        PATHS.motion, PATHS.marker_errors, PATHS.ik, PATHS.plot, PATHS.statistics,
+        PATHS.quality, PATHS.all_statistics, PATHS.all_quality,
+    ]  # fmt: skip
+    for template in expected:
+        assert output(demo_run, template).is_file(), template
     for rule in ("pose2d", "triangulate", "scale", "inverse_kinematics"):
         assert list((demo_run / "benchmarks" / rule).rglob("*.tsv")), rule
     assert not (demo_run / "opensim.log").exists(), "OpenSim must log into the rule's log"
@@ -90,7 +101,7 @@ def test_keypoints_cover_all_frames(demo_run: Path) -> None:
     from posebench.io.keypoints import load_keypoints
 
     for camera in CAMERAS:
-        keypoints = load_keypoints(demo_run / "results" / "pose2d" / TRIAL / f"{camera}.npz")
+        keypoints = load_keypoints(output(demo_run, PATHS.keypoints, camera=camera))
         assert keypoints.keypoints_px.shape == (100, 33, 2)
         assert keypoints.fps == pytest.approx(60.0)
         assert keypoints.detected_frames().mean() > 0.9
@@ -99,7 +110,7 @@ def test_keypoints_cover_all_frames(demo_run: Path) -> None:
 def test_trc_is_plausible(demo_run: Path) -> None:
     import opensim
 
-    path = demo_run / "results" / "triangulate" / TRIAL / SETUP / "markers.trc"
+    path = output(demo_run, PATHS.trc)
     trc = read_trc(path)
     table = opensim.TimeSeriesTableVec3(str(path))
     assert table.getNumRows() == len(trc.times_s)
@@ -113,7 +124,7 @@ def test_trc_is_plausible(demo_run: Path) -> None:
 
 
 def test_joint_angles_physiological(demo_run: Path) -> None:
-    motion = read_mot(demo_run / "results" / "ik" / TRIAL / SETUP / "joint_angles.mot")
+    motion = read_mot(output(demo_run, PATHS.motion))
     table = motion.table
     assert motion.header["inDegrees"] == "yes"
     assert len(table) >= 150
@@ -126,10 +137,10 @@ def test_joint_angles_physiological(demo_run: Path) -> None:
 
 
 def test_summary_tables(demo_run: Path) -> None:
-    statistics = pd.read_csv(demo_run / "results" / "summary" / "joint_angles.csv")
+    statistics = pd.read_csv(output(demo_run, PATHS.all_statistics))
     assert {"model", "trial", "coordinate", "mean", "range"} <= set(statistics.columns)
     assert "knee_angle_r" in set(statistics["coordinate"])
-    quality = pd.read_csv(demo_run / "results" / "summary" / "trials.csv")
+    quality = pd.read_csv(output(demo_run, PATHS.all_quality))
     assert len(quality) == 1
     assert quality["mean_reprojection_error_px"].iloc[0] < 30
 
@@ -139,7 +150,7 @@ def test_second_run_does_nothing(demo_run: Path) -> None:
 
 
 def test_deleting_one_camera_reruns_only_dependents(demo_run: Path) -> None:
-    keypoints = demo_run / "results" / "pose2d" / TRIAL / "cam02.npz"
+    keypoints = output(demo_run, PATHS.keypoints, camera="cam02")
     backup, stat = keypoints.read_bytes(), keypoints.stat()
     keypoints.unlink()
     try:
@@ -186,3 +197,71 @@ def test_stage_timings_from_benchmarks(demo_run: Path) -> None:
     assert set(timings.index) == {"pose2d", "triangulate", "scale", "inverse_kinematics"}
     assert timings.loc["pose2d", "jobs"] == 4
     assert (timings["total_s"] > 0).all()
+
+
+def jobs_run(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """Job counts per rule that a real run executed (from its job headers)."""
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stderr, re.MULTILINE)
+    return {name: names.count(name) for name in sorted(set(names))}
+
+
+@pytest.fixture(scope="module")
+def user_data_run(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo as data placed by hand (a dataset without `fetch:`), run once."""
+    workdir = tmp_path_factory.mktemp("user-data")
+    shutil.copytree(demo_run / "resources" / "pose2sim" / "Demo_SinglePerson", workdir / "demo")
+    shutil.copytree(
+        demo_run / "resources" / "pose2sim",
+        workdir / "resources" / "pose2sim",
+        ignore=shutil.ignore_patterns("Demo_SinglePerson"),
+    )
+    (workdir / "mine.yaml").write_text(
+        "run: {datasets: [mine], models: [mediapipe-blazepose]}\n"
+        "datasets: {mine: {adapter: pose2sim_demo, path: demo}}\n"
+    )
+    jobs = jobs_run(snakemake(workdir, "--cores", "2", configs=("mine.yaml",)))
+    assert jobs["pose2d"] == 4
+    return workdir
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            # The participant's mass: the model is scaled again, nothing is triangulated.
+            lambda demo: (demo / "Config.toml").write_text(
+                (demo / "Config.toml")
+                .read_text()
+                .replace("participant_mass = 70.0", "participant_mass = 75.0")
+            ),
+            ["describe_dataset", "scale", "inverse_kinematics", "summarize", "aggregate", "all"],
+        ),
+        (
+            # One camera's focal length: the trial is triangulated again, no pose is re-run.
+            lambda demo: (demo / "calibration" / "Calib.qca.txt").write_text(
+                (demo / "calibration" / "Calib.qca.txt")
+                .read_text()
+                .replace('focalLengthU="107599.671875"', 'focalLengthU="107650.0"')
+            ),
+            [
+                "describe_dataset",
+                "triangulate",
+                "scale",
+                "inverse_kinematics",
+                "summarize",
+                "aggregate",
+                "all",
+            ],
+        ),
+    ],
+    ids=["mass", "calibration"],
+)
+def test_editing_user_data_reruns_what_depends_on_it(
+    user_data_run: Path, edit: Any, expected: list[str]
+) -> None:
+    before = edit(user_data_run / "demo")
+    assert before is not None  # the edit wrote something
+    result = snakemake(user_data_run, "--cores", "2", configs=("mine.yaml",))
+    assert jobs_run(result) == dict.fromkeys(expected, 1)
+    assert dry_run_jobs(user_data_run, configs=("mine.yaml",)) == {}

@@ -4,34 +4,34 @@ localrules:
 
 checkpoint describe_dataset:
     input:
-        get_dataset_inputs,
+        get_describe_inputs,
     output:
-        samples="results/datasets/{dataset}/samples.tsv",
-        skipped="results/datasets/{dataset}/skipped.tsv",
-        calibration=directory("results/datasets/{dataset}/calibration"),
+        samples=PATHS.samples,
+        skipped=PATHS.skipped,
+        calibration=directory(PATHS.calibration_dir),
     log:
-        "logs/describe_dataset/{dataset}.log",
+        log_path("describe_dataset", "{dataset}"),
     conda:
         "../../envs/posebench.yaml"
     params:
-        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+        dataset=get_dataset,
     script:
         "../scripts/describe_dataset.py"
 
 
 rule generate_synthetic:
     input:
-        get_fetch_output(get_opensim_setup("pose2sim").get("fetch")),
+        get_generator_inputs,
     output:
-        "resources/synthetic/{dataset}/generated.json",
+        PATHS.generated,
     log:
-        "logs/generate_synthetic/{dataset}.log",
+        log_path("generate_synthetic", "{dataset}"),
     benchmark:
-        "benchmarks/generate_synthetic/{dataset}.tsv"
+        benchmark_path("generate_synthetic", "{dataset}")
     conda:
         "../../envs/posebench.yaml"
     params:
-        settings=lambda wildcards: config["datasets"][wildcards.dataset]["generate"],
-        setup_dir=get_opensim_setup("pose2sim")["path"],
+        settings=lambda wildcards: get_dataset(wildcards)["generate"],
+        setup_dir=get_generator_setup_dir,
     script:
         "../scripts/generate_synthetic.py"

@@ -1,19 +1,17 @@
 rule evaluate:
     input:
-        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.mot",
+        motion=PATHS.motion,
         ground_truth=get_ground_truth,
     output:
-        "results/evaluation/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/scores.csv",
+        PATHS.scores,
     log:
-        "logs/evaluate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
+        log_path("evaluate", SETUP_KEY),
     conda:
         "../../envs/posebench.yaml"
     params:
         trial_keys=get_evaluation_keys,
         marker_set=get_marker_set,
-        ground_truth_aliases=lambda wildcards: config["datasets"][
-            wildcards.dataset
-        ].get("ground_truth_aliases", {}),
+        ground_truth_aliases=get_ground_truth_aliases,
         settings=config["evaluation"],
     script:
         "../scripts/evaluate.py"
@@ -24,20 +22,20 @@ rule leaderboard:
         get_scores,
     output:
         csv=report(
-            "results/{dataset}/leaderboard.csv",
+            PATHS.leaderboard_csv,
             caption="../report/leaderboard.rst",
             category="Leaderboard",
         ),
-        markdown="results/{dataset}/leaderboard.md",
+        markdown=PATHS.leaderboard_md,
         plot=report(
-            "results/{dataset}/leaderboard.png",
+            PATHS.leaderboard_png,
             caption="../report/leaderboard.rst",
             category="Leaderboard",
         ),
-        scores="results/{dataset}/scores.csv",
-        breakdowns=directory("results/{dataset}/breakdowns"),
+        scores=PATHS.dataset_scores,
+        breakdowns=directory(PATHS.breakdowns),
     log:
-        "logs/leaderboard/{dataset}.log",
+        log_path("leaderboard", "{dataset}"),
     conda:
         "../../envs/posebench.yaml"
     params:

@@ -24,6 +24,6 @@ rule fetch_opencap_core:
     conda:
         "../../envs/posebench.yaml"
     params:
-        local_copy=config["opensim"]["setups"].get("opencap-core", {}).get("local_copy"),
+        local_copy=PLAN.local_copy("opencap-core"),
     script:
         "../scripts/fetch_opencap_core.py"

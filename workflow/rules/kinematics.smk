@@ -1,14 +1,14 @@
 rule scale:
     input:
         trc=get_scaling_trc,
-        opensim=get_opensim_fetch,
+        opensim=get_opensim_inputs,
     output:
-        model="results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaled.osim",
-        report="results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaling.json",
+        model=PATHS.scaled_model,
+        report=PATHS.scaling,
     log:
-        "logs/scale/{dataset}/{subject}/{session}/{model}/{setup}.log",
+        log_path("scale", SESSION_KEY),
     benchmark:
-        "benchmarks/scale/{dataset}/{subject}/{session}/{model}/{setup}.tsv"
+        benchmark_path("scale", SESSION_KEY)
     conda:
         "../../envs/posebench.yaml"
     params:
@@ -22,16 +22,16 @@ rule scale:
 
 rule inverse_kinematics:
     input:
-        trc="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/markers.trc",
-        model="results/scale/{dataset}/{subject}/{session}/{model}/{setup}/scaled.osim",
+        trc=PATHS.trc,
+        model=PATHS.scaled_model,
     output:
-        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.mot",
-        marker_errors="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/marker_errors.sto",
-        report="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/ik.json",
+        motion=PATHS.motion,
+        marker_errors=PATHS.marker_errors,
+        report=PATHS.ik,
     log:
-        "logs/inverse_kinematics/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
+        log_path("inverse_kinematics", SETUP_KEY),
     benchmark:
-        "benchmarks/inverse_kinematics/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.tsv"
+        benchmark_path("inverse_kinematics", SETUP_KEY)
     conda:
         "../../envs/posebench.yaml"
     params:

@@ -4,16 +4,14 @@ localrules:
 
 rule fetch_weights:
     output:
-        "resources/models/{weights}/weights.json",
+        PATHS.weights,
     log:
-        "logs/fetch_weights/{weights}.log",
+        log_path("fetch_weights", "{weights}"),
     conda:
         "../../envs/pose2d.yaml"
     params:
         entry=get_weights_entry,
-        marker_set=lambda wildcards: config["models"]
-        .get(wildcards.weights, {})
-        .get("marker_set"),
+        marker_set=get_weights_marker_set,
     script:
         "../scripts/fetch_weights.py"
 
@@ -21,13 +19,13 @@ rule fetch_weights:
 rule detect:
     input:
         video=get_video,
-        weights="resources/models/{detector}/weights.json",
+        weights=PATHS.detector_weights,
     output:
-        "results/detections/{detector}/{dataset}/{subject}/{session}/{trial}/{camera}.npz",
+        PATHS.detections,
     log:
-        "logs/detect/{detector}/{dataset}/{subject}/{session}/{trial}/{camera}.log",
+        log_path("detect", DETECTION_KEY),
     benchmark:
-        "benchmarks/detect/{detector}/{dataset}/{subject}/{session}/{trial}/{camera}.tsv"
+        benchmark_path("detect", DETECTION_KEY)
     conda:
         "../../envs/pose2d.yaml"
     threads: lambda wildcards: get_detector(wildcards).get("threads", 1)
@@ -43,11 +41,11 @@ rule pose2d:
     input:
         unpack(get_pose2d_inputs),
     output:
-        "results/pose2d/{dataset}/{subject}/{session}/{trial}/{model}/{camera}.npz",
+        PATHS.keypoints,
     log:
-        "logs/pose2d/{dataset}/{subject}/{session}/{trial}/{model}/{camera}.log",
+        log_path("pose2d", CAMERA_KEY),
     benchmark:
-        "benchmarks/pose2d/{dataset}/{subject}/{session}/{trial}/{model}/{camera}.tsv"
+        benchmark_path("pose2d", CAMERA_KEY)
     conda:
         "../../envs/pose2d.yaml"
     threads: lambda wildcards: get_model(wildcards).get("threads", 1)

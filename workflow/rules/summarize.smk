@@ -1,13 +1,13 @@
 rule summarize:
     input:
-        motion="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.mot",
-        marker_errors="results/ik/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/marker_errors.sto",
-        triangulation="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/triangulation.json",
+        motion=PATHS.motion,
+        marker_errors=PATHS.marker_errors,
+        triangulation=PATHS.triangulation,
     output:
-        statistics="results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.csv",
-        quality="results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/quality.csv",
+        statistics=PATHS.statistics,
+        quality=PATHS.quality,
         plot=report(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.png",
+            PATHS.plot,
             caption="../report/joint_angles.rst",
             category="Joint angles",
             subcategory="{model} ({setup})",
@@ -21,7 +21,7 @@ rule summarize:
             },
         ),
     log:
-        "logs/summarize/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
+        log_path("summarize", SETUP_KEY),
     conda:
         "../../envs/posebench.yaml"
     params:
@@ -32,20 +32,16 @@ rule summarize:
 
 rule aggregate:
     input:
-        statistics=lambda wildcards: expand_units(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/joint_angles.csv"
-        ),
-        quality=lambda wildcards: expand_units(
-            "results/summary/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/quality.csv"
-        ),
+        statistics=get_all_statistics,
+        quality=get_all_quality,
     output:
         statistics=report(
-            "results/summary/joint_angles.csv",
+            PATHS.all_statistics,
             caption="../report/summary.rst",
             category="Summary",
         ),
         quality=report(
-            "results/summary/trials.csv",
+            PATHS.all_quality,
             caption="../report/trials.rst",
             category="Summary",
         ),

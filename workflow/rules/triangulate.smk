@@ -3,13 +3,13 @@ rule triangulate:
         keypoints=get_keypoint_files,
         calibration=get_calibration,
     output:
-        trc="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/markers.trc",
-        reprojection="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/reprojection_error.csv",
-        report="results/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}/triangulation.json",
+        trc=PATHS.trc,
+        reprojection=PATHS.reprojection,
+        report=PATHS.triangulation,
     log:
-        "logs/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log",
+        log_path("triangulate", SETUP_KEY),
     benchmark:
-        "benchmarks/triangulate/{dataset}/{subject}/{session}/{trial}/{model}/{setup}.tsv"
+        benchmark_path("triangulate", SETUP_KEY)
     conda:
         "../../envs/posebench.yaml"
     params:

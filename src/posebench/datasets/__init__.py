@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from posebench.datasets.sheet import SampleSheetError, write_samples
 
-Adapter = Callable[[Path, str, Path, Mapping[str, Any]], pd.DataFrame]
+if TYPE_CHECKING:
+    import pandas as pd
+
+Adapter = Callable[[Path, str, Path, Mapping[str, Any]], "pd.DataFrame"]
+Sources = Callable[[Path, Mapping[str, Any]], list[Path]]
+ADAPTERS = ("pose2sim_demo", "opencap")
 
 
 def _adapters() -> dict[str, Adapter]:
@@ -18,6 +21,27 @@ def _adapters() -> dict[str, Adapter]:
     from posebench.datasets.pose2sim_demo import describe_pose2sim_demo
 
     return {"pose2sim_demo": describe_pose2sim_demo, "opencap": describe_opencap}
+
+
+def source_files(adapter: str, root: Path, options: Mapping[str, Any]) -> list[Path]:
+    """Every file the adapter reads to describe the dataset under `root` (metadata,
+    calibration, videos, ground truth), sorted; empty when `root` does not exist.
+
+    The workflow declares them as inputs of `describe_dataset`, so that editing, adding or
+    removing any of them describes the dataset again. Listing costs a few directory scans
+    and no file is opened.
+    """
+    from posebench.datasets.layout import opencap_sources, pose2sim_demo_sources
+
+    listers: dict[str, Sources] = {
+        "pose2sim_demo": pose2sim_demo_sources,
+        "opencap": opencap_sources,
+    }
+    if adapter not in listers:
+        raise SampleSheetError(f"unknown adapter {adapter!r}; available: {sorted(listers)}")
+    if not root.is_dir():
+        return []
+    return sorted(listers[adapter](root, options))
 
 
 def describe_dataset(
@@ -47,6 +71,8 @@ def describe_dataset(
             f"Dataset {dataset!r}: folder {root} does not exist. Check `datasets: {dataset}: "
             "path` in config/config.yaml."
         )
+    import pandas as pd
+
     samples = adapters[adapter](root, dataset, calibration_dir, options)
     skipped = pd.DataFrame(
         samples.attrs.get("skipped", []), columns=["subject", "session", "trial", "reason"]

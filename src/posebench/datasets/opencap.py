@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,19 @@ import pandas as pd
 import yaml
 
 from posebench.camera import Camera, save_cameras
+from posebench.datasets.layout import (
+    OPENCAP_CALIBRATION_FILE,
+    OPENCAP_GROUND_TRUTH_DIR,
+    OPENCAP_METADATA_FILE,
+    OPENCAP_VIDEO_SUFFIX,
+    is_selected,
+)
 from posebench.datasets.opencap_frames import board_to_opensim
 from posebench.datasets.sheet import SampleSheetError
 from posebench.video import probe_video
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIX = "_syncdWithMocap.avi"
-CALIBRATION_FILE = "cameraIntrinsicsExtrinsics.pickle"
 STATIC_PREFIX = "static"
 NOT_TRIALS = ("extrinsics",)  # calibration recordings, not movements
 
@@ -98,13 +103,11 @@ def read_camera(path: Path, name: str, image_size: tuple[int, int]) -> Camera:
     )
 
 
-def _selected(value: str, allowed: Sequence[str] | None) -> bool:
-    return allowed is None or value in allowed
-
-
 def _camera_dirs(session_dir: Path) -> list[Path]:
     cameras = [
-        p for p in session_dir.glob("Cam*") if p.is_dir() and (p / CALIBRATION_FILE).is_file()
+        p
+        for p in session_dir.glob("Cam*")
+        if p.is_dir() and (p / OPENCAP_CALIBRATION_FILE).is_file()
     ]
     return sorted(cameras, key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
 
@@ -123,7 +126,11 @@ def _describe_session(
         found.skip(subject, session, "*", f"fewer than two calibrated cameras in {session_dir}")
         return {}
     trial_sets = [
-        {p.name for p in cam.iterdir() if p.is_dir() and (p / f"{p.name}{VIDEO_SUFFIX}").is_file()}
+        {
+            p.name
+            for p in cam.iterdir()
+            if p.is_dir() and (p / f"{p.name}{OPENCAP_VIDEO_SUFFIX}").is_file()
+        }
         for cam in camera_dirs
     ]
     trials: dict[str, list[Path]] = {}
@@ -133,7 +140,7 @@ def _describe_session(
         if not all(trial in names for names in trial_sets):
             found.skip(subject, session, trial, "no video in every camera")
             continue
-        trials[trial] = [cam / trial / f"{trial}{VIDEO_SUFFIX}" for cam in camera_dirs]
+        trials[trial] = [cam / trial / f"{trial}{OPENCAP_VIDEO_SUFFIX}" for cam in camera_dirs]
     if not trials:
         found.skip(subject, session, "*", "no trial with videos")
         return {}
@@ -141,7 +148,9 @@ def _describe_session(
     cameras = []
     for cam, video in zip(camera_dirs, first_videos, strict=True):
         info = probe_video(video)
-        cameras.append(read_camera(cam / CALIBRATION_FILE, cam.name, (info.width, info.height)))
+        cameras.append(
+            read_camera(cam / OPENCAP_CALIBRATION_FILE, cam.name, (info.width, info.height))
+        )
     save_cameras(
         calibration,
         cameras,
@@ -174,7 +183,7 @@ def describe_opencap(
     found = Discovery()
     for subject_dir in subject_dirs:
         subject = subject_dir.name
-        if not _selected(subject, options.get("subjects")):
+        if not is_selected(subject, options.get("subjects")):
             continue
         session_dirs = sorted(p for p in (subject_dir / "VideoData").glob("Session*") if p.is_dir())
         if not session_dirs:
@@ -182,7 +191,7 @@ def describe_opencap(
                 subject, "*", "*", f"no videos ({subject_dir / 'VideoData'} is missing or empty)"
             )
             continue
-        mass_kg, height_m, placement = read_metadata(subject_dir / "sessionMetadata.yaml")
+        mass_kg, height_m, placement = read_metadata(subject_dir / OPENCAP_METADATA_FILE)
         sessions = {
             s.name: _describe_session(
                 subject_dir, s, placement, calibration_dir / subject / f"{s.name}.json", found
@@ -201,12 +210,12 @@ def describe_opencap(
         scaling_session, scaling_trial = static[0]
         for session, trials in sessions.items():
             for trial, videos in trials.items():
-                truth = subject_dir / "OpenSimData" / "Mocap" / "IK" / f"{trial}.mot"
+                truth = subject_dir.joinpath(*OPENCAP_GROUND_TRUTH_DIR, f"{trial}.mot")
                 is_scaling = (session, trial) == (scaling_session, scaling_trial)
                 selected = (
-                    _selected(session, options.get("sessions"))
-                    and _selected(trial, options.get("trials"))
-                    and _selected(activity_of(trial), options.get("activities"))
+                    is_selected(session, options.get("sessions"))
+                    and is_selected(trial, options.get("trials"))
+                    and is_selected(activity_of(trial), options.get("activities"))
                 )
                 if not selected and not is_scaling:
                     continue

@@ -2,15 +2,20 @@
 
 Every dataset adapter writes this sheet (tab-separated) plus one calibration JSON per
 session (see `posebench.camera.save_cameras`); every later stage reads only these, never
-the external layout.
+the external layout. The checks run on plain rows (dicts), so that the workflow's planner
+(`posebench.planning`) validates a sheet without pandas.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 KEY_COLUMNS = ["dataset", "subject", "session", "trial", "camera"]
 SAMPLE_COLUMNS = [
@@ -25,10 +30,81 @@ SAMPLE_COLUMNS = [
     "ground_truth",  # motion-capture IK (.mot, degrees) to score against; empty if none
     "evaluate",  # "yes" if this trial is scored against its ground truth
 ]
+_BAD_KEY = re.compile(r"[/\s]|^$")
 
 
 class SampleSheetError(ValueError):
     """The sample sheet is malformed or inconsistent; the message names the sheet."""
+
+
+def check_sample_rows(rows: Sequence[Mapping[str, Any]], source: str) -> None:
+    """Check columns, keys and values of sheet rows; raise `SampleSheetError` naming `source`."""
+    if not rows:
+        raise SampleSheetError(f"{source}: no samples (no trial with videos was found)")
+    missing = [c for c in SAMPLE_COLUMNS if c not in rows[0]]
+    if missing:
+        raise SampleSheetError(f"{source}: missing columns {missing}; expected {SAMPLE_COLUMNS}")
+    seen: dict[tuple[str, ...], int] = {}
+    for row in rows:
+        key = tuple(str(row[c]) for c in KEY_COLUMNS)
+        seen[key] = seen.get(key, 0) + 1
+    duplicated = sorted(key for key, count in seen.items() if count > 1)
+    if duplicated:
+        listed = "\n".join("  " + "/".join(key) for key in duplicated)
+        raise SampleSheetError(f"{source}: duplicated sample keys:\n{listed}")
+    for column in KEY_COLUMNS:
+        bad = sorted({str(row[column]) for row in rows if _BAD_KEY.search(str(row[column]))})
+        if bad:
+            raise SampleSheetError(
+                f"{source}: column {column!r} has values with '/', spaces or empty: {bad}"
+            )
+    if not all(_positive(row["mass_kg"]) for row in rows):
+        raise SampleSheetError(f"{source}: mass_kg must be a positive number in every row")
+    if any(row["evaluate"] not in ("yes", "no") for row in rows):
+        raise SampleSheetError(f"{source}: column 'evaluate' must be 'yes' or 'no'")
+    if any(row["evaluate"] == "yes" and not _text(row["ground_truth"]) for row in rows):
+        raise SampleSheetError(f"{source}: rows with evaluate=yes need a ground_truth file")
+    _check_sessions(rows, source)
+
+
+def _check_sessions(rows: Sequence[Mapping[str, Any]], source: str) -> None:
+    known = {(str(r["subject"]), str(r["session"]), str(r["trial"])) for r in rows}
+    scaling: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
+    cameras: dict[tuple[str, str, str], dict[str, set[str]]] = {}
+    for row in rows:
+        session = (str(row["dataset"]), str(row["subject"]), str(row["session"]))
+        scaling.setdefault(session, set()).add(
+            (str(row["scaling_session"]), str(row["scaling_trial"]))
+        )
+        cameras.setdefault(session, {}).setdefault(str(row["trial"]), set()).add(str(row["camera"]))
+    for session, named in sorted(scaling.items()):
+        subject = session[1]
+        if len(named) != 1 or (subject, *next(iter(named))) not in known:
+            raise SampleSheetError(
+                f"{source}: session {'/'.join(session)} must name one scaling "
+                f"session/trial that is in the sheet; found {sorted(named)}"
+            )
+        per_trial = {trial: tuple(sorted(c)) for trial, c in sorted(cameras[session].items())}
+        if len(set(per_trial.values())) != 1:
+            raise SampleSheetError(
+                f"{source}: trials of session {'/'.join(session)} have different "
+                f"cameras: {per_trial}"
+            )
+
+
+def _positive(value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number > 0
+
+
+def _text(value: Any) -> str:
+    """A cell as text, with missing values (None, NaN) as the empty string."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -36,44 +112,7 @@ def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in SAMPLE_COLUMNS if c not in samples.columns]
     if missing:
         raise SampleSheetError(f"{source}: missing columns {missing}; expected {SAMPLE_COLUMNS}")
-    if samples.empty:
-        raise SampleSheetError(f"{source}: no samples (no trial with videos was found)")
-    duplicated = samples.duplicated(KEY_COLUMNS, keep=False)
-    if duplicated.any():
-        rows = samples.loc[duplicated, KEY_COLUMNS].to_string(index=False)
-        raise SampleSheetError(f"{source}: duplicated sample keys:\n{rows}")
-    for column in KEY_COLUMNS:
-        bad = samples[column].astype(str).str.contains(r"[/\s]|^$", regex=True)
-        if bad.any():
-            raise SampleSheetError(
-                f"{source}: column {column!r} has values with '/', spaces or empty: "
-                f"{sorted(samples.loc[bad, column].astype(str).unique())}"
-            )
-    mass = pd.to_numeric(samples["mass_kg"], errors="coerce")
-    if not (np.isfinite(mass) & (mass > 0)).all():
-        raise SampleSheetError(f"{source}: mass_kg must be a positive number in every row")
-    bad_evaluate = ~samples["evaluate"].isin(["yes", "no"])
-    if bad_evaluate.any():
-        raise SampleSheetError(f"{source}: column 'evaluate' must be 'yes' or 'no'")
-    no_truth = (samples["evaluate"] == "yes") & (samples["ground_truth"].fillna("") == "")
-    if no_truth.any():
-        raise SampleSheetError(f"{source}: rows with evaluate=yes need a ground_truth file")
-    known = set(zip(samples["subject"], samples["session"], samples["trial"], strict=True))
-    per_session = samples.groupby(["dataset", "subject", "session"])
-    for key, group in per_session:
-        scaling = set(zip(group["scaling_session"], group["scaling_trial"], strict=True))
-        subject = key[1]
-        if len(scaling) != 1 or (subject, *next(iter(scaling))) not in known:
-            raise SampleSheetError(
-                f"{source}: session {'/'.join(map(str, key))} must name one scaling "
-                f"session/trial that is in the sheet; found {sorted(scaling)}"
-            )
-        cameras = group.groupby("trial")["camera"].apply(lambda c: tuple(sorted(c)))
-        if cameras.nunique() != 1:
-            raise SampleSheetError(
-                f"{source}: trials of session {'/'.join(map(str, key))} have different "
-                f"cameras: {cameras.to_dict()}"
-            )
+    check_sample_rows(samples.to_dict("records"), source)
     return samples[SAMPLE_COLUMNS].sort_values(KEY_COLUMNS).reset_index(drop=True)
 
 
@@ -84,6 +123,8 @@ def write_samples(path: Path, samples: pd.DataFrame) -> None:
 
 
 def read_samples(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.is_file():
         raise SampleSheetError(f"Sample sheet not found: {path}")
     samples = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)

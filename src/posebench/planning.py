@@ -1,0 +1,555 @@
+"""What the workflow runs: config cross-checks, the sample-sheet index, run units and the one
+table of output paths.
+
+Snakemake's `workflow/rules/common.smk` only calls this module: its getters look rows up
+in a `Plan`, which reads and validates each dataset's sample sheet once and indexes it by
+(subject, session, trial), so a getter costs a dictionary look-up whatever the size of the
+dataset. Nothing here imports Snakemake; the sample sheet's location (a checkpoint output)
+is passed in as a function.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from posebench.datasets.sheet import SAMPLE_COLUMNS, SampleSheetError, check_sample_rows
+
+# Keys of one trial, of one camera's keypoints, of one camera setup's result and of one
+# scaled model: every per-unit path below is a stage folder followed by one of these.
+TRIAL_KEY = "{dataset}/{subject}/{session}/{trial}"
+CAMERA_KEY = TRIAL_KEY + "/{model}/{camera}"
+SETUP_KEY = TRIAL_KEY + "/{model}/{setup}"
+SESSION_KEY = "{dataset}/{subject}/{session}/{model}/{setup}"
+DETECTION_KEY = "{detector}/{dataset}/{subject}/{session}/{trial}/{camera}"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Path templates of every file the workflow writes, relative to its working directory.
+
+    The rules, `rule all` and the tests all use these, so a layout change is made here once.
+    """
+
+    samples: str = "results/datasets/{dataset}/samples.tsv"
+    skipped: str = "results/datasets/{dataset}/skipped.tsv"
+    calibration_dir: str = "results/datasets/{dataset}/calibration"
+    calibration: str = "results/datasets/{dataset}/calibration/{subject}/{session}.json"
+    generated: str = "resources/synthetic/{dataset}/generated.json"
+    weights: str = "resources/models/{weights}/weights.json"
+    detector_weights: str = "resources/models/{detector}/weights.json"
+    detections: str = f"results/detections/{DETECTION_KEY}.npz"
+    keypoints: str = f"results/pose2d/{CAMERA_KEY}.npz"
+    trc: str = f"results/triangulate/{SETUP_KEY}/markers.trc"
+    reprojection: str = f"results/triangulate/{SETUP_KEY}/reprojection_error.csv"
+    triangulation: str = f"results/triangulate/{SETUP_KEY}/triangulation.json"
+    scaled_model: str = f"results/scale/{SESSION_KEY}/scaled.osim"
+    scaling: str = f"results/scale/{SESSION_KEY}/scaling.json"
+    motion: str = f"results/ik/{SETUP_KEY}/joint_angles.mot"
+    marker_errors: str = f"results/ik/{SETUP_KEY}/marker_errors.sto"
+    ik: str = f"results/ik/{SETUP_KEY}/ik.json"
+    statistics: str = f"results/summary/{SETUP_KEY}/joint_angles.csv"
+    quality: str = f"results/summary/{SETUP_KEY}/quality.csv"
+    plot: str = f"results/summary/{SETUP_KEY}/joint_angles.png"
+    all_statistics: str = "results/summary/joint_angles.csv"
+    all_quality: str = "results/summary/trials.csv"
+    scores: str = f"results/evaluation/{SETUP_KEY}/scores.csv"
+    leaderboard_csv: str = "results/{dataset}/leaderboard.csv"
+    leaderboard_md: str = "results/{dataset}/leaderboard.md"
+    leaderboard_png: str = "results/{dataset}/leaderboard.png"
+    dataset_scores: str = "results/{dataset}/scores.csv"
+    breakdowns: str = "results/{dataset}/breakdowns"
+
+
+PATHS = Paths()
+
+# The file each fetch rule writes last (its manifest): what depends on fetched data waits
+# for it, and the fetched folder lies next to it.
+FETCH_OUTPUTS: dict[str, str] = {
+    "pose2sim": "resources/pose2sim/MANIFEST.json",
+    "opencap-core": "resources/opencap-core/MANIFEST.json",
+}
+
+
+def log_path(rule: str, key: str) -> str:
+    """The log file of one job of `rule`, e.g. `logs/triangulate/<SETUP_KEY>.log`."""
+    return f"logs/{rule}/{key}.log"
+
+
+def benchmark_path(rule: str, key: str) -> str:
+    """The benchmark (timing) file of one job of `rule`."""
+    return f"benchmarks/{rule}/{key}.tsv"
+
+
+class PlanError(ValueError):
+    """The configuration or a sample sheet cannot be planned; the message says the fix."""
+
+
+# ---------------------------------------------------------------------------------------
+# Config cross-checks (what the JSON schema cannot express)
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Raise `PlanError` for names that refer to nothing and for inconsistent sections."""
+    _check_names("datasets", config["run"]["datasets"], config["datasets"])
+    _check_names("models", config["run"]["models"], config["models"])
+    for name, dataset in config["datasets"].items():
+        expected = PATHS.generated.format(dataset=name).rsplit("/", 1)[0]
+        if "generate" in dataset and dataset["path"] != expected:
+            raise PlanError(
+                f"config: dataset {name!r} is generated, so its path must be {expected!r} "
+                f"(found {dataset['path']!r})."
+            )
+    detectors = config.get("detectors", {})
+    overlap = sorted(set(config["models"]) & set(detectors))
+    if overlap:
+        raise PlanError(
+            f"config: {overlap} are both models and detectors; names must be unique "
+            "(weights land in resources/models/<name>/)."
+        )
+    for name, model in config["models"].items():
+        detector = model.get("detector")
+        if detector is not None and detector not in detectors:
+            raise PlanError(
+                f"config: model {name!r} uses detector {detector!r}, which is not defined "
+                f"under `detectors:` (defined: {sorted(detectors)})."
+            )
+        if model["backend"] == "vitpose" and (detector is None or "weights" not in model):
+            raise PlanError(
+                f"config: model {name!r} (backend vitpose) needs `weights:` and `detector:`."
+            )
+    for name, setup in config["opensim"]["setups"].items():
+        fetch = setup.get("fetch")
+        if fetch and not setup["path"].startswith(FETCH_OUTPUTS[fetch].rsplit("/", 1)[0]):
+            folder = FETCH_OUTPUTS[fetch].rsplit("/", 1)[0]
+            raise PlanError(
+                f"config: opensim.setups.{name} is fetched by {fetch!r}, so its path must lie "
+                f"in {folder}/ (found {setup['path']!r})."
+            )
+
+
+def _check_names(kind: str, selected: Sequence[str], defined: Mapping[str, Any]) -> None:
+    unknown = [name for name in selected if name not in defined]
+    if unknown:
+        raise PlanError(
+            f"config: run.{kind} names {unknown}, which are not defined under "
+            f"`{kind}:`. Valid names: {sorted(defined)}."
+        )
+
+
+def name_pattern(names: Iterable[str]) -> str:
+    """A regular expression matching exactly `names` (one that matches nothing if empty)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+# ---------------------------------------------------------------------------------------
+# The sample-sheet index
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a sample sheet: its cameras' videos and the trial-level columns."""
+
+    dataset: str
+    subject: str
+    session: str
+    trial: str
+    videos: Mapping[str, str]  # camera -> video, cameras sorted by name
+    calibration: str
+    mass_kg: float
+    height_m: float | None
+    activity: str
+    scaling_session: str
+    scaling_trial: str
+    ground_truth: str
+    evaluate: bool
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        return tuple(self.videos)
+
+
+class SampleIndex:
+    """A dataset's sample sheet, validated once and indexed by (subject, session, trial)."""
+
+    def __init__(self, dataset: str, trials: Iterable[Trial], source: str) -> None:
+        self.dataset = dataset
+        self.source = source
+        self.trials: dict[tuple[str, str, str], Trial] = {
+            (t.subject, t.session, t.trial): t for t in trials
+        }
+        self._sessions: dict[tuple[str, str], Trial] = {}
+        for trial in self.trials.values():
+            self._sessions.setdefault((trial.subject, trial.session), trial)
+
+    @classmethod
+    def read(
+        cls,
+        path: str | Path,
+        dataset: str,
+        validate: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> SampleIndex:
+        """Read and check the sheet at `path`; `validate` may check the rows further (the
+        workflow passes its JSON-schema validation)."""
+        rows = read_sample_rows(path)
+        if validate is not None:
+            validate(rows)
+        check_sample_rows(rows, str(path))
+        wrong = sorted({row["dataset"] for row in rows} - {dataset})
+        if wrong:
+            raise PlanError(
+                f"{path}: rows of dataset(s) {wrong} in the sheet of {dataset!r}; delete the "
+                "sheet so that describe_dataset writes it again."
+            )
+        return cls(dataset, _trials(rows), str(path))
+
+    def __iter__(self) -> Iterator[Trial]:
+        return iter(sorted(self.trials.values(), key=lambda t: (t.subject, t.session, t.trial)))
+
+    def trial(self, subject: str, session: str, trial: str) -> Trial:
+        try:
+            return self.trials[(subject, session, trial)]
+        except KeyError:
+            raise PlanError(
+                f"{self.source}: no trial {self.dataset}/{subject}/{session}/{trial}."
+            ) from None
+
+    def session(self, subject: str, session: str) -> Trial:
+        """A trial of the session: it carries the participant and the scaling trial."""
+        try:
+            return self._sessions[(subject, session)]
+        except KeyError:
+            raise PlanError(
+                f"{self.source}: no session {self.dataset}/{subject}/{session}."
+            ) from None
+
+
+def read_sample_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a sample sheet, with numbers parsed (`height_m` None when empty)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            missing = [c for c in SAMPLE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SampleSheetError(
+                    f"{path}: missing columns {missing}; delete it so that describe_dataset "
+                    "writes it again."
+                )
+            rows: list[dict[str, Any]] = [dict(row) for row in reader]
+    except FileNotFoundError:
+        raise SampleSheetError(f"Sample sheet not found: {path}") from None
+    for row in rows:
+        row["mass_kg"] = _number(row["mass_kg"], path, "mass_kg")
+        height = row["height_m"]
+        row["height_m"] = None if height in ("", None) else _number(height, path, "height_m")
+    return rows
+
+
+def _number(text: Any, path: Path, column: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise SampleSheetError(
+            f"{path}: column {column!r} holds {text!r}; expected a number"
+        ) from None
+    if math.isnan(value):
+        raise SampleSheetError(f"{path}: column {column!r} holds NaN; expected a number")
+    return value
+
+
+def _trials(rows: Sequence[Mapping[str, Any]]) -> list[Trial]:
+    grouped: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault((row["subject"], row["session"], row["trial"]), []).append(row)
+    trials = []
+    for (subject, session, trial), members in grouped.items():
+        first = members[0]
+        trials.append(
+            Trial(
+                dataset=first["dataset"],
+                subject=subject,
+                session=session,
+                trial=trial,
+                videos={r["camera"]: r["video"] for r in sorted(members, key=_camera)},
+                calibration=first["calibration"],
+                mass_kg=first["mass_kg"],
+                height_m=first["height_m"],
+                activity=first["activity"],
+                scaling_session=first["scaling_session"],
+                scaling_trial=first["scaling_trial"],
+                ground_truth=first["ground_truth"],
+                evaluate=first["evaluate"] == "yes",
+            )
+        )
+    return trials
+
+
+def _camera(row: Mapping[str, Any]) -> str:
+    return str(row["camera"])
+
+
+# ---------------------------------------------------------------------------------------
+# The plan: what runs, and each job's inputs and parameters
+
+
+class Plan:
+    """The workflow's decisions for one config: run units, inputs and parameters per job.
+
+    `sample_sheet(dataset)` returns the path of the dataset's sheet, or raises when it is
+    not written yet (in Snakemake: the describe_dataset checkpoint's output). Each sheet is
+    read once per Plan. Methods taking `keys` accept any object with the wildcards as
+    attributes (Snakemake's `wildcards`).
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        sample_sheet: Callable[[str], str],
+        validate: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._sample_sheet = sample_sheet
+        self._validate = validate
+        self._indices: dict[str, SampleIndex] = {}
+
+    # -- registries -------------------------------------------------------------------
+
+    def model(self, name: str) -> Mapping[str, Any]:
+        return self.config["models"][name]  # type: ignore[no-any-return]
+
+    def detector(self, name: str) -> Mapping[str, Any]:
+        return self.config["detectors"][name]  # type: ignore[no-any-return]
+
+    def weights_names(self) -> list[str]:
+        """Models and detectors whose weights are fetched."""
+        entries = {**self.config["models"], **self.config.get("detectors", {})}
+        return [name for name, entry in entries.items() if "weights" in entry]
+
+    def weights_entry(self, name: str) -> dict[str, Any]:
+        """{kind, section} of the model or detector whose weights `name` are fetched."""
+        if name in self.config["models"]:
+            return {"kind": "pose", "section": self.config["models"][name]["weights"]}
+        return {"kind": "detector", "section": self.config["detectors"][name]["weights"]}
+
+    def marker_set(self, model: str) -> str:
+        return str(self.model(model)["marker_set"])
+
+    def opensim_setup(self, source: str) -> Mapping[str, Any]:
+        """The `opensim.setups` entry named `source`, with a clear error if absent."""
+        setups = self.config["opensim"]["setups"]
+        if source not in setups:
+            raise PlanError(
+                f"config: OpenSim files from {source!r} are needed, but opensim.setups has "
+                f"no such entry (defined: {sorted(setups)})."
+            )
+        return setups[source]  # type: ignore[no-any-return]
+
+    def setup_source(self, model: str) -> str:
+        from posebench.markersets import get_marker_set
+
+        return get_marker_set(self.marker_set(model)).setup_source
+
+    def setup_dir(self, model: str) -> str:
+        return str(self.opensim_setup(self.setup_source(model))["path"])
+
+    def fetch_output(self, fetch: str | None) -> list[str]:
+        """The manifest a fetch rule writes, or nothing when the data is placed by hand."""
+        return [FETCH_OUTPUTS[fetch]] if fetch else []
+
+    def local_copy(self, source: str) -> str | None:
+        """The folder to copy `source`'s OpenSim files from instead of downloading them."""
+        return self.config["opensim"]["setups"].get(source, {}).get("local_copy")  # type: ignore[no-any-return]
+
+    def opensim_inputs(self, source: str) -> list[str]:
+        return self.fetch_output(self.opensim_setup(source).get("fetch"))
+
+    # -- datasets ---------------------------------------------------------------------
+
+    def setups(self, dataset: str) -> dict[str, list[str] | None]:
+        """{setup name: cameras, or None for all} of a dataset."""
+        return self.config["datasets"][dataset].get("camera_setups") or {"all": None}
+
+    def describe_inputs(self, dataset: str) -> list[str]:
+        """What describe_dataset reads, so that editing any of it describes the dataset again.
+
+        Fetched and generated data are represented by their manifest (they are verified as a
+        whole); data placed by hand by every file the adapter reads: participant metadata,
+        calibration files, videos and ground truth.
+        """
+        entry = self.config["datasets"][dataset]
+        if "generate" in entry:
+            return [PATHS.generated.format(dataset=dataset)]
+        if entry.get("fetch"):
+            return self.fetch_output(entry["fetch"])
+        from posebench.datasets import source_files
+
+        return [str(p) for p in source_files(entry["adapter"], Path(entry["path"]), entry)]
+
+    def index(self, dataset: str) -> SampleIndex:
+        try:
+            return self._indices[dataset]
+        except KeyError:
+            index = SampleIndex.read(self._sample_sheet(dataset), dataset, self._validate)
+            self._indices[dataset] = index
+            return index
+
+    def trial(self, keys: Any) -> Trial:
+        return self.index(keys.dataset).trial(keys.subject, keys.session, keys.trial)
+
+    def setup_cameras(self, trial: Trial, setup: str) -> tuple[str, ...]:
+        """Cameras of `trial` in camera setup `setup` (all of them for None)."""
+        cameras = self.setups(trial.dataset)[setup]
+        if cameras is None:
+            return trial.cameras
+        absent = sorted(set(cameras) - set(trial.cameras))
+        if absent:
+            raise PlanError(
+                f"config: camera setup {setup!r} of dataset {trial.dataset!r} names cameras "
+                f"{absent}, which trial {trial.subject}/{trial.session}/{trial.trial} does not "
+                f"have (it has {list(trial.cameras)})."
+            )
+        return tuple(c for c in trial.cameras if c in cameras)
+
+    # -- per-job inputs and parameters --------------------------------------------------
+
+    def video(self, keys: Any) -> str:
+        trial = self.trial(keys)
+        try:
+            return trial.videos[keys.camera]
+        except KeyError:
+            raise PlanError(
+                f"No camera {keys.camera!r} in trial {trial.subject}/{trial.session}/"
+                f"{trial.trial} of dataset {trial.dataset!r} (cameras: {list(trial.cameras)})."
+            ) from None
+
+    def cameras(self, keys: Any) -> list[str]:
+        return list(self.setup_cameras(self.trial(keys), keys.setup))
+
+    def keypoint_files(self, keys: Any) -> list[str]:
+        values = _values(keys)
+        return [PATHS.keypoints.format(**{**values, "camera": c}) for c in self.cameras(keys)]
+
+    def pose2d_inputs(self, keys: Any) -> dict[str, str]:
+        """The video, and for models that need them the weights manifest and detections."""
+        model = self.model(keys.model)
+        inputs = {"video": self.video(keys)}
+        if "weights" in model:
+            inputs["weights"] = PATHS.weights.format(weights=keys.model)
+        if model.get("detector"):
+            inputs["detections"] = PATHS.detections.format(
+                **_values(keys), detector=model["detector"]
+            )
+        return inputs
+
+    def calibration(self, keys: Any) -> str:
+        return self.trial(keys).calibration
+
+    def scaling_trc(self, keys: Any) -> str:
+        session = self.index(keys.dataset).session(keys.subject, keys.session)
+        return PATHS.trc.format(
+            **{
+                **_values(keys),
+                "session": session.scaling_session,
+                "trial": session.scaling_trial,
+            }
+        )
+
+    def participant(self, keys: Any) -> dict[str, float | None]:
+        session = self.index(keys.dataset).session(keys.subject, keys.session)
+        return {"mass_kg": session.mass_kg, "height_m": session.height_m}
+
+    def ground_truth(self, keys: Any) -> str:
+        return self.trial(keys).ground_truth
+
+    def evaluation_keys(self, keys: Any) -> dict[str, str]:
+        return {
+            "dataset": keys.dataset,
+            "setup": keys.setup,
+            "subject": keys.subject,
+            "session": keys.session,
+            "trial": keys.trial,
+            "activity": self.trial(keys).activity,
+            "model": keys.model,
+        }
+
+    # -- run units ----------------------------------------------------------------------
+
+    def expand(
+        self, pattern: str, dataset: str | None = None, evaluated_only: bool = False
+    ) -> list[str]:
+        """`pattern` filled for every run unit, sorted and without repeats.
+
+        The units are every (dataset, subject, session, trial, setup, camera, model) of
+        `run:`; fields the pattern lacks collapse (a pattern without `{camera}` gives one
+        path per trial and setup). Cameras outside every setup are not run.
+        """
+        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name}
+        models = self.config["run"]["models"] if "model" in fields else [""]
+        paths: set[str] = set()
+        for name in [dataset] if dataset else self.config["run"]["datasets"]:
+            setups = self.setups(name)
+            for trial in self.index(name):
+                if evaluated_only and not trial.evaluate:
+                    continue
+                values = {
+                    "dataset": name,
+                    "subject": trial.subject,
+                    "session": trial.session,
+                    "trial": trial.trial,
+                }
+                cameras_per_setup = {s: self.setup_cameras(trial, s) for s in setups}
+                if "setup" in fields:
+                    groups = [((s,), cams) for s, cams in cameras_per_setup.items()]
+                else:
+                    used = sorted({c for cams in cameras_per_setup.values() for c in cams})
+                    groups = [(("",), tuple(used))]
+                for (setup,), cameras in groups:
+                    for camera in cameras if "camera" in fields else ("",):
+                        for model in models:
+                            paths.add(
+                                pattern.format(**values, setup=setup, camera=camera, model=model)
+                            )
+        return sorted(paths)
+
+    def has_scored_trials(self, dataset: str) -> bool:
+        return any(trial.evaluate for trial in self.index(dataset).trials.values())
+
+    def scores(self, dataset: str) -> list[str]:
+        return self.expand(PATHS.scores, dataset=dataset, evaluated_only=True)
+
+    def leaderboards(self) -> list[str]:
+        """Leaderboards of the datasets that have trials with ground truth."""
+        return [
+            PATHS.leaderboard_md.format(dataset=dataset)
+            for dataset in self.config["run"]["datasets"]
+            if self.has_scored_trials(dataset)
+        ]
+
+    def final_output(self) -> list[str]:
+        """Every stage's deliverables, so that deleting any of them re-creates it and what
+        depends on it."""
+        return [
+            *self.expand(PATHS.keypoints),
+            *self.expand(PATHS.trc),
+            *self.expand(PATHS.scaled_model),
+            *self.expand(PATHS.motion),
+            *self.expand(PATHS.plot),
+            PATHS.all_statistics,
+            PATHS.all_quality,
+            *self.leaderboards(),
+        ]
+
+
+def _values(keys: Any) -> dict[str, str]:
+    """The wildcards of `keys` as a dict (Snakemake's `wildcards` or a namespace)."""
+    if isinstance(keys, Mapping):
+        return {str(k): str(v) for k, v in keys.items()}
+    items = keys.items() if hasattr(keys, "items") else vars(keys).items()
+    return {str(k): str(v) for k, v in items}
