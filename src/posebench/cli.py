@@ -6,10 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from posebench.markersets import MarkerSetError, get_marker_set
 from posebench.weights import (
@@ -22,10 +19,16 @@ from posebench.weights import (
     verify_manifest,
 )
 
+if TYPE_CHECKING:
+    # pandas, like yaml, is imported inside the one subcommand that needs it.
+    import pandas as pd
+
 
 def stage_timings(benchmark_dir: Path) -> pd.DataFrame:
     """Per rule (the first folder under `benchmark_dir`): jobs, total/mean/max wall seconds
     and the largest resident memory, from Snakemake `benchmark:` files."""
+    import pandas as pd
+
     rows = []
     for path in sorted(benchmark_dir.rglob("*.tsv")):
         table = pd.read_csv(path, sep="\t")
@@ -56,6 +59,8 @@ def model_status(configfile: Path, resources: Path) -> list[dict[str, str]]:
     Hub checkpoints are expected where the fetch_weights rule puts them:
     `<resources>/<name>/weights.json`. Nothing is downloaded.
     """
+    import yaml
+
     try:
         config = yaml.safe_load(configfile.read_text())
     except (OSError, yaml.YAMLError) as error:

@@ -25,14 +25,10 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from posebench.evaluation import KEY_COLUMNS, SCORED_DOFS  # noqa: E402
+from posebench.evaluation import KEY_COLUMNS, SCORED_DOFS
 
 
 @dataclass(frozen=True)
@@ -480,6 +476,12 @@ def _decimal(value: float) -> str:
 
 def _plot(table: pd.DataFrame, output: Path, metric: str, level: float) -> None:
     """Grouped bars of the 12 joints per model, one panel per setup, saved as PNG."""
+    # matplotlib is imported here, not at module level, so that only plotting pays for it.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     setups = sorted(table["setup"].unique())
     all_models = sorted(table["model"].unique())
     colours = plt.get_cmap("tab20" if len(all_models) > 10 else "tab10")

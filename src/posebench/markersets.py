@@ -22,7 +22,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
+# MediaPipe BlazePose's 33 landmarks, in model output order. Defined here, not in the
+# backend (`posebench.backends.mediapipe_blazepose` imports it), so that importing the marker
+# sets imports no backend.
+BLAZEPOSE_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
 
 COCO_KEYPOINTS: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",

@@ -7,14 +7,10 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from posebench.io.mot import read_mot  # noqa: E402
+from posebench.io.mot import read_mot
 
 TRANSLATION = re.compile(r"_t[xyz]$")
 DEFAULT_PLOT_COORDINATES = (
@@ -60,6 +56,12 @@ def plot_joint_angles(
     mot: Path, output: Path, title: str, coordinates: Sequence[str] = DEFAULT_PLOT_COORDINATES
 ) -> None:
     """Plot right/left pairs of `coordinates` (base names without _r/_l) over time."""
+    # matplotlib is imported here, not at module level: the `aggregate` stage never plots.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     table = read_mot(mot).table
     present = [c for c in coordinates if f"{c}_r" in table or f"{c}_l" in table or c in table]
     if not present:

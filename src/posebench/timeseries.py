@@ -9,8 +9,9 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import CubicSpline, PchipInterpolator
-from scipy.signal import butter, sosfiltfilt
+
+# scipy.interpolate and scipy.signal (which pulls in scipy.stats) are imported inside the
+# functions that use them: importing this module stays cheap for callers that need neither.
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -60,6 +61,8 @@ def fill_gaps(x: npt.ArrayLike, max_gap: int) -> FloatArray:
     """
     if max_gap < 0:
         raise ValueError(f"max_gap is {max_gap}, expected a number of samples >= 0")
+    from scipy.interpolate import PchipInterpolator
+
     shape = np.shape(x)
     series = _as_series(x)
     n_samples = series.shape[0]
@@ -96,6 +99,8 @@ def lowpass_butterworth(
         )
     if order < 1:
         raise ValueError(f"filter order is {order}, expected an integer >= 1")
+    from scipy.signal import butter, sosfiltfilt
+
     sos = butter(order, cutoff_hz, btype="low", output="sos", fs=sampling_rate_hz)
     pad_length = 3 * (2 * sos.shape[0] + 1)
     shape = np.shape(x)
@@ -128,6 +133,8 @@ def resample(
     for name, rate in (("rate_in_hz", rate_in_hz), ("rate_out_hz", rate_out_hz)):
         if not (math.isfinite(rate) and rate > 0):
             raise ValueError(f"{name} is {rate}, expected a positive sampling rate in Hz")
+    from scipy.interpolate import CubicSpline
+
     shape = np.shape(x)
     series = _as_series(x)
     n_samples = series.shape[0]

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from posebench.fetch import sha256_of
 from posebench.markersets import MARKER_SETS, get_marker_set
 
 log = logging.getLogger(__name__)
@@ -155,6 +154,10 @@ def fetch_weights(spec: WeightsSpec, dest: Path, *, marker_set: str | None = Non
     whose files are intact is kept as it is. `marker_set` (pose models) is checked against
     the checkpoint's keypoints. Returns the manifest path.
     """
+    # Imported here: `posebench.fetch` pulls in urllib's HTTP stack, which the stages that only
+    # read a manifest (`load_manifest`) do not need.
+    from posebench.fetch import sha256_of
+
     manifest_path = dest / MANIFEST_NAME
     if manifest_path.is_file():
         try:
@@ -229,6 +232,8 @@ def verify_manifest(
 ) -> CheckpointInfo:
     """Check that the manifest at `path` was written for `spec`, that its files are
     present with the recorded sizes (and SHA-256 when `hashes`), and verify the checkpoint."""
+    from posebench.fetch import sha256_of
+
     manifest = load_manifest(path)
     recorded = (manifest["name"], manifest["kind"], manifest["source"])
     expected = (spec.name, spec.kind, spec._manifest_source())

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    # pandas is imported by read_mot, which builds the table: importing this module (e.g. by
+    # `posebench.kinematics` for the `scale` stage, which reads no .mot) stays cheap.
+    import pandas as pd
 
 _END_HEADER = "endheader"
 _DECIMALS = 8
@@ -94,6 +99,8 @@ def read_mot(path: Path) -> MotData:
             rows.append([float(field) if field else np.nan for field in fields])
         except ValueError as exc:
             raise ValueError(f"{path}: data row {offset - 1} is not numeric: {exc}.") from exc
+    import pandas as pd
+
     table = pd.DataFrame(
         np.array(rows, dtype=np.float64).reshape(len(rows), len(labels)), columns=labels
     )
