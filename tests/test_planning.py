@@ -116,9 +116,13 @@ def test_setups_choose_cameras_and_files(sheet: Path) -> None:
         f"results/pose2d/lab/subject2/Session1/walking1/m/{camera}.npz"
         for camera in ("Cam0", "Cam1", "Cam3")
     ]
-    # Every session is scaled on the subject's static trial, per model and setup.
+    # Every session is scaled on the subject's static trial, per model and setup, and
+    # Session1's trials are tracked with that one model.
     assert plan.scaling_trc(wildcards) == (
         "results/triangulate/lab/subject2/Session0/static1/m/3-cameras/markers.trc"
+    )
+    assert plan.scaled_model(wildcards) == (
+        "results/scale/lab/subject2/Session0/m/3-cameras/scaled.osim"
     )
     config = base_config()
     config["datasets"]["lab"]["camera_setups"]["wide"] = ["Cam0", "Cam9"]
@@ -146,7 +150,11 @@ def test_run_units(sheet: Path) -> None:
     assert len(keypoints) == 2 * 4 * 3 * 2
     assert not any("/Cam2.npz" in path for path in keypoints)
     assert len(plan.expand(PATHS.trc)) == 2 * 4 * 2 * 2
-    assert len(plan.expand(PATHS.scaled_model)) == 2 * 2 * 2 * 2  # subject, session, setup, model
+    # One scaled model per subject, setup and model: both sessions use Session0's static1.
+    scaled = plan.expand(PATHS.scaled_model, scaling_only=True)
+    assert len(scaled) == 2 * 2 * 2
+    assert all("/Session0/" in path for path in scaled)
+    assert set(scaled) <= set(plan.final_output())
     scores = plan.scores("lab")
     assert len(scores) == 2 * 3 * 2 * 2  # the static trial is not scored
     assert not any("static1" in path for path in scores)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from posebench.evaluation import SCORED_DOFS
+from posebench.planning import PATHS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -42,8 +43,10 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_leaderboard_files(synthetic_run: Path) -> None:
-    results = synthetic_run / "results" / "synthetic"
-    leaderboard = pd.read_csv(results / "leaderboard.csv")
+    def result(template: str) -> Path:
+        return synthetic_run / template.format(dataset="synthetic")
+
+    leaderboard = pd.read_csv(result(PATHS.leaderboard_csv))
     assert sorted(zip(leaderboard["model"], leaderboard["setup"], strict=True)) == [
         ("oracle-clean", "2-cameras"),
         ("oracle-clean", "5-cameras"),
@@ -51,21 +54,21 @@ def test_leaderboard_files(synthetic_run: Path) -> None:
         ("oracle-noise3", "5-cameras"),
     ]
     assert (leaderboard["trials"] == 4).all()  # squats, STS, DJ, walking; static is not scored
-    markdown = (results / "leaderboard.md").read_text()
+    markdown = result(PATHS.leaderboard_md).read_text()
     assert "| pelvis tilt | pelvis rot | pelvis list | hip flex |" in markdown
-    assert (results / "leaderboard.png").stat().st_size > 0
+    assert result(PATHS.leaderboard_png).stat().st_size > 0
     for name in (
         "joint_table_by_activity.csv",
         "joint_table_by_subject.csv",
         "paired_comparisons.csv",
     ):
-        assert (results / "breakdowns" / name).is_file()
+        assert (result(PATHS.breakdowns) / name).is_file()
 
 
 def test_noise_free_oracle_error_floor(
     synthetic_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scores = pd.read_csv(synthetic_run / "results" / "synthetic" / "scores.csv")
+    scores = pd.read_csv(synthetic_run / PATHS.dataset_scores.format(dataset="synthetic"))
     clean = scores[scores["model"] == "oracle-clean"]
     assert (clean["lag_frames"] == 0).all()
     per_dof = (
@@ -82,7 +85,7 @@ def test_noise_free_oracle_error_floor(
 
 
 def test_noisy_oracle_is_scored(synthetic_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    leaderboard = pd.read_csv(synthetic_run / "results" / "synthetic" / "leaderboard.csv")
+    leaderboard = pd.read_csv(synthetic_run / PATHS.leaderboard_csv.format(dataset="synthetic"))
     noisy = leaderboard[leaderboard["model"] == "oracle-noise3"].set_index("setup")
     with capsys.disabled():
         print("\noracle with 3 px noise, mean RMSE over the 12 joints (deg):")

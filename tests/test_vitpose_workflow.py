@@ -20,10 +20,18 @@ from posebench.detection import load_detections
 from posebench.io.keypoints import load_keypoints
 from posebench.io.trc import read_trc
 from posebench.markersets import ANATOMICAL_KEYPOINTS
+from posebench.planning import PATHS
 
 REPO = Path(__file__).resolve().parents[1]
 CAMERAS = ["cam01", "cam02", "cam03", "cam04"]
-TRIAL = "pose2sim-demo/P00/S00/balancing"
+TRIAL = {"dataset": "pose2sim-demo", "subject": "P00", "session": "S00", "trial": "balancing"}
+
+
+def path(template: str, **values: str) -> str:
+    """A `PATHS` template filled for the demo trial."""
+    return template.format(**TRIAL, **values)
+
+
 pytestmark = pytest.mark.workflow
 
 
@@ -89,7 +97,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     config.write_text(yaml.safe_dump(overlay))
     workdir = root / "work"
     workdir.mkdir()
-    targets = [f"results/triangulate/{TRIAL}/tiny-synthpose/all/markers.trc"]
+    targets = [path(PATHS.trc, model="tiny-synthpose", setup="all")]
     result = snakemake(workdir, config, "--cores", "2", *targets)
     if result.returncode != 0:
         logs = "\n".join(
@@ -104,20 +112,24 @@ def test_every_stage_writes_real_files(tiny: tuple[Path, Path]) -> None:
     manifest = workdir / "resources" / "models" / "tiny-synthpose" / "weights.json"
     assert manifest.is_file() and '"num_keypoints": 52' in manifest.read_text()
     for camera in CAMERAS:
-        track = load_detections(workdir / f"results/detections/tiny-rtdetr/{TRIAL}/{camera}.npz")
+        track = load_detections(
+            workdir / path(PATHS.detections, detector="tiny-rtdetr", camera=camera)
+        )
         assert track.boxes.shape == (100, 4)
-        keypoints = load_keypoints(workdir / f"results/pose2d/{TRIAL}/tiny-synthpose/{camera}.npz")
+        keypoints = load_keypoints(
+            workdir / path(PATHS.keypoints, model="tiny-synthpose", camera=camera)
+        )
         assert keypoints.keypoint_names == ANATOMICAL_KEYPOINTS
         assert keypoints.keypoints_px.shape == (100, 52, 2)
         detected = np.isfinite(track.boxes).all(axis=1)
         assert (keypoints.detected_frames() == detected).all()
-    trc = read_trc(workdir / f"results/triangulate/{TRIAL}/tiny-synthpose/all/markers.trc")
+    trc = read_trc(workdir / path(PATHS.trc, model="tiny-synthpose", setup="all"))
     assert len(trc.marker_names) == 29
 
 
 def test_switching_pose_model_reuses_detections(tiny: tuple[Path, Path]) -> None:
     workdir, config = tiny
-    target = f"results/pose2d/{TRIAL}/tiny-coco/cam01.npz"
+    target = path(PATHS.keypoints, model="tiny-coco", camera="cam01")
     planned = jobs(snakemake(workdir, config, "-n", "--cores", "2", target))
     assert planned == {"fetch_weights": 1, "pose2d": 1}
 
@@ -128,7 +140,7 @@ def test_switching_detector_reruns_detection(tiny: tuple[Path, Path]) -> None:
     overlay["models"]["tiny-synthpose"]["detector"] = "tiny-rtdetr-b"
     switched = config.with_name("switched.yaml")
     switched.write_text(yaml.safe_dump(overlay))
-    target = f"results/pose2d/{TRIAL}/tiny-synthpose/cam01.npz"
+    target = path(PATHS.keypoints, model="tiny-synthpose", camera="cam01")
     planned = jobs(snakemake(workdir, switched, "-n", "--cores", "2", target))
     assert planned == {"fetch_weights": 1, "detect": 1, "pose2d": 1}
 

@@ -461,6 +461,12 @@ class Plan:
             }
         )
 
+    def scaled_model(self, keys: Any) -> str:
+        """The model a trial's IK tracks: scaled once per subject on the scaling trial of the
+        trial's session (OpenCap: Session0's static trial, shared by Session1)."""
+        trial = self.trial(keys)
+        return PATHS.scaled_model.format(**{**_values(keys), "session": trial.scaling_session})
+
     def participant(self, keys: Any) -> dict[str, float | None]:
         session = self.index(keys.dataset).session(keys.subject, keys.session)
         return {"mass_kg": session.mass_kg, "height_m": session.height_m}
@@ -482,13 +488,19 @@ class Plan:
     # -- run units ----------------------------------------------------------------------
 
     def expand(
-        self, pattern: str, dataset: str | None = None, evaluated_only: bool = False
+        self,
+        pattern: str,
+        dataset: str | None = None,
+        evaluated_only: bool = False,
+        scaling_only: bool = False,
     ) -> list[str]:
         """`pattern` filled for every run unit, sorted and without repeats.
 
         The units are every (dataset, subject, session, trial, setup, camera, model) of
         `run:`; fields the pattern lacks collapse (a pattern without `{camera}` gives one
-        path per trial and setup). Cameras outside every setup are not run.
+        path per trial and setup). Cameras outside every setup are not run. `evaluated_only`
+        keeps trials scored against ground truth, `scaling_only` the trials models are
+        scaled on.
         """
         fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name}
         models = self.config["run"]["models"] if "model" in fields else [""]
@@ -497,6 +509,11 @@ class Plan:
             setups = self.setups(name)
             for trial in self.index(name):
                 if evaluated_only and not trial.evaluate:
+                    continue
+                if scaling_only and (trial.session, trial.trial) != (
+                    trial.scaling_session,
+                    trial.scaling_trial,
+                ):
                     continue
                 values = {
                     "dataset": name,
@@ -538,7 +555,7 @@ class Plan:
         return [
             *self.expand(PATHS.keypoints),
             *self.expand(PATHS.trc),
-            *self.expand(PATHS.scaled_model),
+            *self.expand(PATHS.scaled_model, scaling_only=True),
             *self.expand(PATHS.motion),
             *self.expand(PATHS.plot),
             PATHS.all_statistics,

@@ -122,6 +122,10 @@ def get_scaling_trc(wildcards):
     return PLAN.scaling_trc(wildcards)
 
 
+def get_scaled_model(wildcards):
+    return PLAN.scaled_model(wildcards)
+
+
 def get_participant(wildcards):
     return PLAN.participant(wildcards)
 

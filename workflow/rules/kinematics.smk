@@ -23,7 +23,7 @@ rule scale:
 rule inverse_kinematics:
     input:
         trc=PATHS.trc,
-        model=PATHS.scaled_model,
+        model=get_scaled_model,
     output:
         motion=PATHS.motion,
         marker_errors=PATHS.marker_errors,
