@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from posebench.datasets.index import SampleIndex
 from posebench.datasets.sheet import SampleSheetError, write_samples
-from posebench.planning import PATHS, Plan, PlanError, SampleIndex, check_config
+from posebench.planning import PATHS, Plan, PlanError, check_config
 
 REPO = Path(__file__).resolve().parents[1]
 CAMERAS = ["Cam0", "Cam1", "Cam2", "Cam3"]
@@ -100,7 +101,7 @@ def test_trial_lookups(sheet: Path) -> None:
     walking = keys(subject="subject3", session="Session1", trial="walking1")
     assert plan.participant(walking) == {"mass_kg": 81.5, "height_m": None}
     assert plan.participant(squats) == {"mass_kg": 70.0, "height_m": 1.8}
-    with pytest.raises(PlanError, match="no trial lab/subject2/Session0/jumps9"):
+    with pytest.raises(SampleSheetError, match="no trial lab/subject2/Session0/jumps9"):
         plan.trial(keys(subject="subject2", session="Session0", trial="jumps9"))
     with pytest.raises(PlanError, match="No camera 'Cam7'"):
         plan.video(keys(subject="subject2", session="Session0", trial="DJ1", camera="Cam7"))
@@ -195,7 +196,9 @@ def test_broken_sheets_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(SampleSheetError, match="not found"):
         SampleIndex.read(tmp_path / "absent.tsv", "lab")
     write_samples(path, rows)
-    with pytest.raises(PlanError, match=r"rows of dataset\(s\) \['lab'\] in the sheet of 'other'"):
+    with pytest.raises(
+        SampleSheetError, match=r"rows of dataset\(s\) \['lab'\] in the sheet of 'other'"
+    ):
         SampleIndex.read(path, "other")
 
 

@@ -1,4 +1,4 @@
-"""What the workflow runs: config cross-checks, the sample-sheet index, run units and the one
+"""What the workflow runs: config cross-checks, run units, each job's inputs and the one
 table of output paths.
 
 Snakemake's `workflow/rules/common.smk` only calls this module: its getters look rows up
@@ -10,16 +10,14 @@ is passed in as a function.
 
 from __future__ import annotations
 
-import csv
-import math
 import re
 import string
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posebench.datasets.sheet import SAMPLE_COLUMNS, SampleSheetError, check_sample_rows
+from posebench.datasets.index import SampleIndex, Trial
 
 # Keys of one trial, of one camera's keypoints, of one camera setup's result and of one
 # scaled model: every per-unit path below is a stage folder followed by one of these.
@@ -146,153 +144,6 @@ def _check_names(kind: str, selected: Sequence[str], defined: Mapping[str, Any])
 def name_pattern(names: Iterable[str]) -> str:
     """A regular expression matching exactly `names` (one that matches nothing if empty)."""
     return "|".join(re.escape(name) for name in names) or "(?!)"
-
-
-# ---------------------------------------------------------------------------------------
-# The sample-sheet index
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One trial of a sample sheet: its cameras' videos and the trial-level columns."""
-
-    dataset: str
-    subject: str
-    session: str
-    trial: str
-    videos: Mapping[str, str]  # camera -> video, cameras sorted by name
-    calibration: str
-    mass_kg: float
-    height_m: float | None
-    activity: str
-    scaling_session: str
-    scaling_trial: str
-    ground_truth: str
-    evaluate: bool
-
-    @property
-    def cameras(self) -> tuple[str, ...]:
-        return tuple(self.videos)
-
-
-class SampleIndex:
-    """A dataset's sample sheet, validated once and indexed by (subject, session, trial)."""
-
-    def __init__(self, dataset: str, trials: Iterable[Trial], source: str) -> None:
-        self.dataset = dataset
-        self.source = source
-        self.trials: dict[tuple[str, str, str], Trial] = {
-            (t.subject, t.session, t.trial): t for t in trials
-        }
-        self._sessions: dict[tuple[str, str], Trial] = {}
-        for trial in self.trials.values():
-            self._sessions.setdefault((trial.subject, trial.session), trial)
-
-    @classmethod
-    def read(
-        cls,
-        path: str | Path,
-        dataset: str,
-        validate: Callable[[list[dict[str, Any]]], None] | None = None,
-    ) -> SampleIndex:
-        """Read and check the sheet at `path`; `validate` may check the rows further (the
-        workflow passes its JSON-schema validation)."""
-        rows = read_sample_rows(path)
-        if validate is not None:
-            validate(rows)
-        check_sample_rows(rows, str(path))
-        wrong = sorted({row["dataset"] for row in rows} - {dataset})
-        if wrong:
-            raise PlanError(
-                f"{path}: rows of dataset(s) {wrong} in the sheet of {dataset!r}; delete the "
-                "sheet so that describe_dataset writes it again."
-            )
-        return cls(dataset, _trials(rows), str(path))
-
-    def __iter__(self) -> Iterator[Trial]:
-        return iter(sorted(self.trials.values(), key=lambda t: (t.subject, t.session, t.trial)))
-
-    def trial(self, subject: str, session: str, trial: str) -> Trial:
-        try:
-            return self.trials[(subject, session, trial)]
-        except KeyError:
-            raise PlanError(
-                f"{self.source}: no trial {self.dataset}/{subject}/{session}/{trial}."
-            ) from None
-
-    def session(self, subject: str, session: str) -> Trial:
-        """A trial of the session: it carries the participant and the scaling trial."""
-        try:
-            return self._sessions[(subject, session)]
-        except KeyError:
-            raise PlanError(
-                f"{self.source}: no session {self.dataset}/{subject}/{session}."
-            ) from None
-
-
-def read_sample_rows(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a sample sheet, with numbers parsed (`height_m` None when empty)."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle, delimiter="\t")
-            missing = [c for c in SAMPLE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise SampleSheetError(
-                    f"{path}: missing columns {missing}; delete it so that describe_dataset "
-                    "writes it again."
-                )
-            rows: list[dict[str, Any]] = [dict(row) for row in reader]
-    except FileNotFoundError:
-        raise SampleSheetError(f"Sample sheet not found: {path}") from None
-    for row in rows:
-        row["mass_kg"] = _number(row["mass_kg"], path, "mass_kg")
-        height = row["height_m"]
-        row["height_m"] = None if height in ("", None) else _number(height, path, "height_m")
-    return rows
-
-
-def _number(text: Any, path: Path, column: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise SampleSheetError(
-            f"{path}: column {column!r} holds {text!r}; expected a number"
-        ) from None
-    if math.isnan(value):
-        raise SampleSheetError(f"{path}: column {column!r} holds NaN; expected a number")
-    return value
-
-
-def _trials(rows: Sequence[Mapping[str, Any]]) -> list[Trial]:
-    grouped: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault((row["subject"], row["session"], row["trial"]), []).append(row)
-    trials = []
-    for (subject, session, trial), members in grouped.items():
-        first = members[0]
-        trials.append(
-            Trial(
-                dataset=first["dataset"],
-                subject=subject,
-                session=session,
-                trial=trial,
-                videos={r["camera"]: r["video"] for r in sorted(members, key=_camera)},
-                calibration=first["calibration"],
-                mass_kg=first["mass_kg"],
-                height_m=first["height_m"],
-                activity=first["activity"],
-                scaling_session=first["scaling_session"],
-                scaling_trial=first["scaling_trial"],
-                ground_truth=first["ground_truth"],
-                evaluate=first["evaluate"] == "yes",
-            )
-        )
-    return trials
-
-
-def _camera(row: Mapping[str, Any]) -> str:
-    return str(row["camera"])
 
 
 # ---------------------------------------------------------------------------------------
