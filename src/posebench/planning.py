@@ -124,8 +124,8 @@ def check_config(config: Mapping[str, Any]) -> None:
             )
     for name, setup in config["opensim"]["setups"].items():
         fetch = setup.get("fetch")
-        if fetch and not setup["path"].startswith(FETCH_OUTPUTS[fetch].rsplit("/", 1)[0]):
-            folder = FETCH_OUTPUTS[fetch].rsplit("/", 1)[0]
+        folder = FETCH_OUTPUTS[fetch].rsplit("/", 1)[0] if fetch else None
+        if folder and not setup["path"].startswith(folder):
             raise PlanError(
                 f"config: opensim.setups.{name} is fetched by {fetch!r}, so its path must lie "
                 f"in {folder}/ (found {setup['path']!r})."
@@ -372,13 +372,10 @@ class Plan:
                     "session": trial.session,
                     "trial": trial.trial,
                 }
-                cameras_per_setup = {s: self.setup_cameras(trial, s) for s in setups}
-                if "setup" in fields:
-                    groups = [((s,), cams) for s, cams in cameras_per_setup.items()]
-                else:
-                    used = sorted({c for cams in cameras_per_setup.values() for c in cams})
-                    groups = [(("",), tuple(used))]
-                for (setup,), cameras in groups:
+                per_setup = {s: self.setup_cameras(trial, s) for s in setups}
+                if "setup" not in fields:  # one group: the cameras of any setup
+                    per_setup = {"": tuple({c for cams in per_setup.values() for c in cams})}
+                for setup, cameras in per_setup.items():
                     for camera in cameras if "camera" in fields else ("",):
                         for model in models:
                             paths.add(
@@ -416,8 +413,6 @@ class Plan:
 
 
 def _values(keys: Any) -> dict[str, str]:
-    """The wildcards of `keys` as a dict (Snakemake's `wildcards` or a namespace)."""
-    if isinstance(keys, Mapping):
-        return {str(k): str(v) for k, v in keys.items()}
+    """The wildcards of `keys` as a dict (Snakemake's `wildcards`, a mapping or a namespace)."""
     items = keys.items() if hasattr(keys, "items") else vars(keys).items()
     return {str(k): str(v) for k, v in items}

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 Adapter = Callable[[Path, str, Path, Mapping[str, Any]], "pd.DataFrame"]
 Sources = Callable[[Path, Mapping[str, Any]], list[Path]]
-ADAPTERS = ("pose2sim_demo", "opencap")
 
 
 def _adapters() -> dict[str, Adapter]:

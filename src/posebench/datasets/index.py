@@ -1,20 +1,18 @@
 """A dataset's sample sheet as the workflow's planner uses it: read and checked once, then
 trials looked up by (subject, session, trial) in constant time.
 
-Only the standard library is used (the csv module, the row checks of
+Only the standard library is used (the row reader and checks of
 `posebench.datasets.sheet`), so planning a run loads no pandas for it.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posebench.datasets.sheet import SAMPLE_COLUMNS, SampleSheetError, check_sample_rows
+from posebench.datasets.sheet import SampleSheetError, check_sample_rows, read_sample_rows
 
 
 @dataclass(frozen=True)
@@ -93,40 +91,6 @@ class SampleIndex:
             raise SampleSheetError(
                 f"{self.source}: no session {self.dataset}/{subject}/{session}."
             ) from None
-
-
-def read_sample_rows(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a sample sheet, with numbers parsed (`height_m` None when empty)."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle, delimiter="\t")
-            missing = [c for c in SAMPLE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise SampleSheetError(
-                    f"{path}: missing columns {missing}; delete it so that describe_dataset "
-                    "writes it again."
-                )
-            rows: list[dict[str, Any]] = [dict(row) for row in reader]
-    except FileNotFoundError:
-        raise SampleSheetError(f"Sample sheet not found: {path}") from None
-    for row in rows:
-        row["mass_kg"] = _number(row["mass_kg"], path, "mass_kg")
-        height = row["height_m"]
-        row["height_m"] = None if height in ("", None) else _number(height, path, "height_m")
-    return rows
-
-
-def _number(text: Any, path: Path, column: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise SampleSheetError(
-            f"{path}: column {column!r} holds {text!r}; expected a number"
-        ) from None
-    if math.isnan(value):
-        raise SampleSheetError(f"{path}: column {column!r} holds NaN; expected a number")
-    return value
 
 
 def _trials(rows: Sequence[Mapping[str, Any]]) -> list[Trial]:

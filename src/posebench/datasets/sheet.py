@@ -8,6 +8,7 @@ the external layout. The checks run on plain rows (dicts), so that the workflow'
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -122,13 +123,44 @@ def write_samples(path: Path, samples: pd.DataFrame) -> None:
     validated.to_csv(path, sep="\t", index=False, na_rep="")
 
 
+def read_sample_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a sample sheet, with numbers parsed (`height_m` None when empty)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            missing = [c for c in SAMPLE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SampleSheetError(
+                    f"{path}: missing columns {missing}; delete it so that describe_dataset "
+                    "writes it again."
+                )
+            rows: list[dict[str, Any]] = [dict(row) for row in reader]
+    except FileNotFoundError:
+        raise SampleSheetError(f"Sample sheet not found: {path}") from None
+    for row in rows:
+        row["mass_kg"] = _number(row["mass_kg"], path, "mass_kg")
+        height = row["height_m"]
+        row["height_m"] = None if height in ("", None) else _number(height, path, "height_m")
+    return rows
+
+
+def _number(text: Any, path: Path, column: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise SampleSheetError(
+            f"{path}: column {column!r} holds {text!r}; expected a number"
+        ) from None
+    if math.isnan(value):
+        raise SampleSheetError(f"{path}: column {column!r} holds NaN; expected a number")
+    return value
+
+
 def read_samples(path: Path) -> pd.DataFrame:
+    """The sheet at `path` as a validated table (`height_m` NaN when unknown)."""
     import pandas as pd
 
-    if not path.is_file():
-        raise SampleSheetError(f"Sample sheet not found: {path}")
-    samples = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    samples = samples.reindex(columns=SAMPLE_COLUMNS)
-    for column in ("mass_kg", "height_m"):
-        samples[column] = pd.to_numeric(samples[column], errors="coerce")
+    samples = pd.DataFrame(read_sample_rows(path), columns=SAMPLE_COLUMNS)
+    samples["height_m"] = pd.to_numeric(samples["height_m"])
     return validate_samples(samples, str(path))
