@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from posebench.io.atomic import write_json
+
 FloatArray = npt.NDArray[np.float64]
 
 N_DISTORTION = 5
@@ -221,8 +223,7 @@ def save_cameras(
         "cameras": [camera.to_dict() for camera in cameras],
         "metadata": dict(metadata or {}),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+    write_json(path, document)
 
 
 def load_cameras(path: str | Path) -> list[Camera]:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from posebench.io.atomic import atomic_output
 from posebench.io.mot import read_mot
 
 SCORED_DOFS: tuple[str, ...] = (
@@ -227,8 +228,8 @@ def write_trial_scores(scores: pd.DataFrame, path: Path, keys: Mapping[str, str]
     table = scores[list(SCORE_COLUMNS)].copy()
     for position, key in enumerate(KEY_COLUMNS):
         table.insert(position, key, str(keys[key]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
 
 
 def _load(path: Path, aliases: Mapping[str, str], rate_hz: float) -> tuple[np.ndarray, np.ndarray]:

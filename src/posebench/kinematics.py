@@ -17,9 +17,7 @@ Facts about ``opensim`` 4.6 (PyPI) this module relies on:
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ import numpy as np
 import opensim as osim
 from numpy.typing import NDArray
 
+from posebench.io.atomic import atomic_output, move_into_place, write_json
 from posebench.io.mot import read_mot
 from posebench.io.trc import TrcData, read_trc
 from posebench.markersets import MarkerSet, get_marker_set
@@ -303,8 +302,7 @@ def scale_model(
                     f"[{low}, {high}]; check the TRC's units and marker names, and that the "
                     "time range holds a static pose."
                 )
-        output_model.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(tmp_model, output_model)
+        move_into_place(tmp_model, output_model)
     return ScaleResult(
         output_model=output_model,
         scale_factors=scale_factors,
@@ -491,8 +489,7 @@ def run_inverse_kinematics(
             (tmp_motion, output_motion),
             (tmp_errors, output_marker_errors),
         ):
-            Path(destination).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(produced, destination)
+            move_into_place(produced, destination)
     return IkResult(
         output_motion=Path(output_motion),
         output_marker_errors=Path(output_marker_errors),
@@ -539,8 +536,7 @@ def _geometry_dir(setup_dir: Path) -> Path | None:
 
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    write_json(path, content)
 
 
 def _marker_pair(first: str, second: str) -> ET.Element:
@@ -575,8 +571,8 @@ def adapt_ik_setup(marker_set: MarkerSet, setup: Path, output: Path) -> list[str
                 if weight is None:
                     weight = ET.SubElement(task, "weight")
                 weight.text = f"{marker_set.ik_weights[name]:g}"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(output, encoding="UTF-8", xml_declaration=True)
+    with atomic_output(output) as tmp:
+        tree.write(tmp, encoding="UTF-8", xml_declaration=True)
     return sorted(dropped)
 
 
@@ -615,8 +611,8 @@ def adapt_scaling_setup(marker_set: MarkerSet, setup: Path, output: Path) -> dic
             for task in list(objects.findall("IKMarkerTask")):
                 if task.get("name", "") not in available:
                     objects.remove(task)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(output, encoding="UTF-8", xml_declaration=True)
+    with atomic_output(output) as tmp:
+        tree.write(tmp, encoding="UTF-8", xml_declaration=True)
     return changes
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from posebench.evaluation import KEY_COLUMNS, SCORED_DOFS
+from posebench.io.atomic import atomic_directory, atomic_output, write_text
 
 
 @dataclass(frozen=True)
@@ -204,14 +205,15 @@ def write_leaderboard(
     table = table[leading + [c for c in table.columns if c not in leading]].reset_index(drop=True)
     for path in (output_csv, output_md, output_plot):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output_csv, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
+    with atomic_output(output_csv) as tmp:
+        table.to_csv(tmp, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
     caption = (
         f"Joint-angle RMSE in degrees (metric `{metric}`): unweighted mean over trials per "
         f"DOF, left and right averaged, mean = mean of the 12 joints; [low, high] = "
         f"{level:.0%} percentile bootstrap interval over trials ({n_resamples} resamples, "
         f"seed {seed}); {_trials_text(table['trials'])}."
     )
-    Path(output_md).write_text(_markdown(table, caption), encoding="utf-8")
+    write_text(output_md, _markdown(table, caption))
     _plot(table, Path(output_plot), metric, level)
     return table
 
@@ -259,13 +261,10 @@ def write_breakdowns(
         else pd.DataFrame(columns=list(PAIRED_COLUMNS))
     )
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, table in tables.items():
-        path = output_dir / name
-        table.to_csv(path, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
-        paths.append(path)
-    return paths
+    with atomic_directory(output_dir) as staging:
+        for name, table in tables.items():
+            table.to_csv(staging / name, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
+    return [output_dir / name for name in tables]
 
 
 def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -512,5 +511,6 @@ def _plot(table: pd.DataFrame, output: Path, metric: str, level: float) -> None:
         axis.grid(axis="y", alpha=0.3)
         axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
-    figure.savefig(output, dpi=110)
+    with atomic_output(output) as tmp:
+        figure.savefig(tmp, dpi=110)
     plt.close(figure)

@@ -39,7 +39,6 @@ The generator does not configure OpenSim's logger: call
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import pickle
 import zlib
@@ -57,6 +56,7 @@ import yaml
 
 from posebench.camera import Camera
 from posebench.datasets.opencap_frames import board_to_opensim
+from posebench.io.atomic import write_json
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.io.mot import write_mot
 from posebench.io.trc import write_trc
@@ -992,5 +992,5 @@ def generate_dataset(
         "mocap_rate_hz": result.mocap_rate_hz,
         "image_size": list(result.image_size),
     }
-    output.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(output, summary)
     return result

@@ -40,13 +40,13 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from posebench.io.atomic import write_json
 from posebench.markersets import MARKER_SETS, get_marker_set
 
 log = logging.getLogger(__name__)
@@ -193,10 +193,7 @@ def fetch_weights(spec: WeightsSpec, dest: Path, *, marker_set: str | None = Non
     }
     if info.num_keypoints is not None:
         manifest["num_keypoints"] = info.num_keypoints
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=dest, prefix=".weights-", delete=False) as tmp:
-        tmp.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    Path(tmp.name).replace(manifest_path)
+    write_json(manifest_path, manifest)
     log.info("Weights of %s %r (%s) verified in %s", spec.kind, spec.name, spec.source, checkpoint)
     return manifest_path
 

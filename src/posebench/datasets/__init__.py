@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posebench.datasets.sheet import SampleSheetError, write_samples
+from posebench.io.atomic import atomic_output
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,5 +86,6 @@ def describe_dataset(
         )
     write_samples(samples_path, samples)
     if skipped_path is not None:
-        skipped.to_csv(skipped_path, sep="\t", index=False)
+        with atomic_output(skipped_path) as tmp:
+            skipped.to_csv(tmp, sep="\t", index=False)
     return samples

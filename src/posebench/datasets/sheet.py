@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from posebench.io.atomic import atomic_output
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -119,8 +121,8 @@ def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def write_samples(path: Path, samples: pd.DataFrame) -> None:
     validated = validate_samples(samples, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    validated.to_csv(path, sep="\t", index=False, na_rep="")
+    with atomic_output(path) as tmp:
+        validated.to_csv(tmp, sep="\t", index=False, na_rep="")
 
 
 def read_sample_rows(path: str | Path) -> list[dict[str, Any]]:

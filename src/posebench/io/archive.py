@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from posebench.io.atomic import atomic_output
+
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -24,9 +26,7 @@ def write_archive(
 ) -> None:
     """Write `arrays` and `meta` (JSON, sorted keys) to `path` atomically and reproducibly."""
     entries = {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    with zipfile.ZipFile(tmp, "w") as archive:
+    with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         for name, array in entries.items():
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
@@ -34,7 +34,6 @@ def write_archive(
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, buffer.getvalue())
-    tmp.replace(path)
 
 
 def read_archive(

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from posebench.io.atomic import write_text
+
 if TYPE_CHECKING:
     # pandas is imported by read_mot, which builds the table: importing this module (e.g. by
     # `posebench.kinematics` for the `scale` stage, which reads no .mot) stays cheap.
@@ -166,4 +168,4 @@ def write_mot(path: Path, table: pd.DataFrame, *, name: str, in_degrees: bool) -
     lines.extend(
         "\t".join("NaN" if np.isnan(v) else f"{v:.{_DECIMALS}f}" for v in row) for row in values
     )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")

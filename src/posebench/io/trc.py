@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from posebench.io.atomic import write_text
+
 #: Length units a TRC file may declare, with their size in metres.
 UNIT_TO_M: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
@@ -129,7 +131,7 @@ def write_trc(
         fields = [str(int(frame)), f"{time:.{_DECIMALS}f}"]
         fields.extend("NaN" if math.isnan(v) else f"{v:.{_DECIMALS}f}" for v in row)
         lines.append("\t".join(fields))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def _check_write_inputs(
