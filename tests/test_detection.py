@@ -207,7 +207,9 @@ def make_track(boxes: np.ndarray, scores: np.ndarray) -> DetectionTrack:
 
 
 def test_load_detections_errors(tmp_path: Path) -> None:
-    with pytest.raises(DetectionError, match=r"not found: .*absent.npz. Run the detect rule"):
+    with pytest.raises(
+        DetectionError, match=r"absent.npz does not exist. The rule detect writes it"
+    ):
         load_detections(tmp_path / "absent.npz")
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not an archive")

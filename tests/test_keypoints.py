@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,12 +51,35 @@ def test_inconsistent_names_are_rejected() -> None:
 
 
 def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(KeypointFileError, match="not found"):
+    with pytest.raises(KeypointFileError, match="absent.npz does not exist.*rule pose2d"):
         load_keypoints(tmp_path / "absent.npz")
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"not a zip")
     with pytest.raises(KeypointFileError, match="corrupt.npz"):
         load_keypoints(corrupt)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated: a zip without its directory
+        lambda data: data[:-30],  # the end of the central directory cut off
+        lambda data: data[:200] + bytes(200) + data[400:],  # compressed bytes zeroed
+        lambda data: bytes(range(256)) * 8,  # random bytes
+        lambda data: b"",  # empty
+    ],
+    ids=["half", "tail", "zeroed", "random", "empty"],
+)
+def test_damaged_archives_name_the_file_and_the_rule(tmp_path: Path, damage: Any) -> None:
+    path = tmp_path / "results" / "pose2d" / "d" / "s" / "se" / "t" / "m" / "cam01.npz"
+    save_keypoints(path, sample())
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(KeypointFileError) as raised:
+        load_keypoints(path)
+    message = str(raised.value)
+    assert message.startswith(f"Cannot read keypoint file {path}: ")
+    assert "--forcerun pose2d" in message
+    assert "allow_pickle" not in message
 
 
 def test_same_content_gives_the_same_bytes(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ reconstructed TRC can be compared with the truth rotated into OpenSim's frame.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,15 @@ import pytest
 
 from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
 from posebench.camera import Camera, save_cameras
-from posebench.io.keypoints import Keypoints2D, save_keypoints
+from posebench.io.keypoints import Keypoints2D, load_keypoints, save_keypoints
 from posebench.io.trc import TrcData, read_trc
 from posebench.markersets import MarkerSetError, get_marker_set
 from posebench.reconstruction import ReconstructionError, TriangulationSettings, reconstruct_trial
-from posebench.triangulation import mirror_permutation
+from posebench.triangulation import (
+    mirror_permutation,
+    reprojection_errors_px,
+    triangulate_robust,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -196,6 +201,10 @@ def test_exact_reconstruction_matches_truth(tmp_path: Path) -> None:
     assert report["left_right_swapped_frames"] == dict.fromkeys(CAMERA_NAMES, 0)
     assert report["views_rejected_fraction"] == 0.0
     assert report["marker_valid_fraction"] == dict.fromkeys(MARKERS.marker_names, 1.0)
+    assert report["cameras"] == report["cameras_used"] == report["cameras_configured"]
+    assert report["cameras_configured"] == list(CAMERA_NAMES) and report["cameras_dropped"] == {}
+    assert [q["detection_fraction"] for q in report["camera_quality"].values()] == [1.0] * 4
+    assert all(q["median_reprojection_error_px"] < 1e-3 for q in report["camera_quality"].values())
 
     table = pd.read_csv(tmp_path / "out" / "reprojection.csv")
     assert list(table["keypoint"]) == list(BLAZEPOSE_KEYPOINTS)
@@ -357,3 +366,109 @@ def test_default_settings_stay_close_to_truth(tmp_path: Path) -> None:
     np.testing.assert_allclose(trc.times_s, grid / 100, atol=5e-7)
     np.testing.assert_allclose(trc.positions_m, truth_markers(grid / 100), atol=1e-3, rtol=0)
     assert report["filter_cutoff_hz"] == 12.0 and report["views_rejected_fraction"] == 0.0
+
+
+def test_config_defaults_match_settings() -> None:
+    import yaml
+    from snakemake.utils import validate
+
+    root = Path(__file__).parents[1]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    del config["triangulation"]["min_detection_fraction"]  # the schema fills it in
+    validate(config, str(root / "workflow" / "schemas" / "config.schema.yaml"))
+    settings = TriangulationSettings.from_config(config["triangulation"])
+    assert settings == TriangulationSettings() and settings.min_detection_fraction == 0.2
+
+
+@pytest.mark.parametrize("blind", ["nan_keypoints", "zero_scores"])
+def test_blind_camera_is_dropped_and_reported(
+    tmp_path: Path, blind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    keypoints, scores = clean_views()
+    if blind == "nan_keypoints":
+        keypoints[2] = np.nan  # scores stay 0.9: no position, so no detection
+    else:
+        scores[2] = 0.0
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
+        report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+
+    reason = "cam2 dropped: person detected in 0 of 60 frames (0%; min_detection_fraction 0.2)"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith(reason)
+    assert "triangulation.min_detection_fraction" in warnings[0]
+    assert report["cameras_configured"] == list(CAMERA_NAMES)
+    assert report["cameras_used"] == report["cameras"] == ["cam0", "cam1", "cam3"]
+    assert report["cameras_dropped"] == {"cam2": reason}
+    assert report["camera_quality"]["cam2"] == {
+        "detection_fraction": 0.0,
+        "median_reprojection_error_px": None,
+    }
+    assert report["camera_quality"]["cam1"]["detection_fraction"] == 1.0
+    assert report["camera_quality"]["cam1"]["median_reprojection_error_px"] < 1e-3
+    assert set(report["left_right_swapped_frames"]) == {"cam0", "cam1", "cam3"}
+    frames = np.arange(N_FRAMES)
+    np.testing.assert_allclose(trc.positions_m, truth_markers(frames / FPS), atol=1e-6, rtol=0)
+
+
+def test_camera_below_the_detection_fraction_is_dropped(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    keypoints[1, 11:] = np.nan  # cam1 sees the person in 11 of 60 frames (18%)
+    scores[1, 11:] = 0.0
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    report, _ = reconstruct(tmp_path, files, calibration, EXACT)
+    assert report["cameras_used"] == ["cam0", "cam2", "cam3"]
+    assert report["camera_quality"]["cam1"]["detection_fraction"] == pytest.approx(11 / 60)
+    assert report["cameras_dropped"]["cam1"].startswith("cam1 dropped: person detected in 11 of")
+
+    report, _ = reconstruct(
+        tmp_path, files, calibration, replace(EXACT, min_detection_fraction=0.15)
+    )
+    assert report["cameras_used"] == list(CAMERA_NAMES) and report["cameras_dropped"] == {}
+
+
+def test_too_few_cameras_seeing_the_person(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    keypoints[1:3] = np.nan
+    scores[1:3] = 0.0
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    with pytest.raises(ReconstructionError) as error:
+        reconstruct_trial(
+            files[:3], CAMERA_NAMES[:3], calibration, "blazepose",
+            output_trc=tmp_path / "out" / "trial.trc",
+            output_reprojection=tmp_path / "out" / "reprojection.csv",
+            output_report=tmp_path / "out" / "report.json",
+            settings=replace(EXACT, min_views=2),
+        )  # fmt: skip
+    message = str(error.value)
+    assert message.startswith("Only 1 of 3 cameras detected the person in at least 20%")
+    assert "cam0 100%, cam1 0%, cam2 0%" in message
+    assert str(tmp_path / "pose2d") in message and "min_views=2" in message
+    assert "Check the videos show the person" in message
+    assert "triangulation.min_detection_fraction or triangulation.min_views" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_per_camera_detection_fraction_and_median_error(tmp_path: Path) -> None:
+    keypoints, scores = clean_views()
+    keypoints[1, :15] = np.nan  # cam1 sees nobody in the first quarter
+    scores[1, :15] = 0.0
+    keypoints[3, ..., 0] += 8.0  # cam3 is off by 8 px: all cameras reproject with errors
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    settings = replace(EXACT, fix_left_right_swaps=False)
+    report, _ = reconstruct(tmp_path, files, calibration, settings)
+
+    quality = report["camera_quality"]
+    assert [quality[name]["detection_fraction"] for name in CAMERA_NAMES] == [1, 0.75, 1, 1]
+    # Reference: the median over each camera's used views, computed from the saved inputs.
+    views = [load_keypoints(path) for path in files]
+    observed = np.stack([v.keypoints_px for v in views]).astype(np.float64)
+    confidence = np.stack([v.scores for v in views]).astype(np.float64)
+    points, _, used = triangulate_robust(CAMERAS, observed, confidence, 0.5, 2, None)
+    errors = reprojection_errors_px(CAMERAS, points, observed, used)
+    for index, name in enumerate(CAMERA_NAMES):
+        expected = np.median(errors[index][used[index]])
+        assert quality[name]["median_reprojection_error_px"] == pytest.approx(expected, rel=1e-9)
+    medians = [quality[name]["median_reprojection_error_px"] for name in CAMERA_NAMES]
+    assert 1.0 < medians[3] < 8.0 and max(medians[:3]) < medians[3]
+    assert used[1, :15].sum() == 0 and used[3].all()

@@ -6,7 +6,6 @@ coordinates, then ``K``; all image coordinates are in pixels, all lengths in met
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from posebench.io.atomic import write_json
+from posebench.io.errors import read_json
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -229,14 +229,7 @@ def save_cameras(
 def load_cameras(path: str | Path) -> list[Camera]:
     """Read cameras written by :func:`save_cameras`; errors name the file and the bad entry."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(
-            f"{path}: camera file not found; run the calibration step that writes it"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); expected a camera file") from exc
+    document = read_json(path, "camera file")
     entries = document.get("cameras") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
         found = "no 'cameras' key" if entries is None else f"'cameras' = {entries!r:.60}"

@@ -10,6 +10,7 @@ is passed in as a function.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,11 +68,58 @@ class Paths:
 
 PATHS = Paths()
 
+# The rule that writes each file of `PATHS`: readers name it in their errors.
+_PRODUCERS: dict[str, str] = {
+    "samples": "describe_dataset",
+    "skipped": "describe_dataset",
+    "calibration": "describe_dataset",
+    "generated": "generate_synthetic",
+    "weights": "fetch_weights",
+    "detections": "detect",
+    "keypoints": "pose2d",
+    "trc": "triangulate",
+    "reprojection": "triangulate",
+    "triangulation": "triangulate",
+    "scaled_model": "scale",
+    "scaling": "scale",
+    "motion": "inverse_kinematics",
+    "marker_errors": "inverse_kinematics",
+    "ik": "inverse_kinematics",
+    "statistics": "summarize",
+    "quality": "summarize",
+    "plot": "summarize",
+    "all_statistics": "aggregate",
+    "all_quality": "aggregate",
+    "scores": "evaluate",
+    "leaderboard_csv": "leaderboard",
+    "leaderboard_md": "leaderboard",
+    "leaderboard_png": "leaderboard",
+    "dataset_scores": "leaderboard",
+    "breakdowns": "leaderboard",
+}
+
+
+def producing_rule(path: Path | str) -> str | None:
+    """The rule that writes `path` (relative or absolute), None for files the workflow
+    does not write (user data, fetched data)."""
+    text = Path(path).as_posix()
+    for field, rule in _PRODUCERS.items():
+        pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(getattr(PATHS, field)))
+        if re.search(f"(?:^|/){pattern}(?:/[^/]+)?$", text):
+            return rule
+    return None
+
+
 # The file each fetch rule writes last (its manifest): what depends on fetched data waits
 # for it, and the fetched folder lies next to it.
 FETCH_OUTPUTS: dict[str, str] = {
     "pose2sim": "resources/pose2sim/MANIFEST.json",
     "opencap-core": "resources/opencap-core/MANIFEST.json",
+}
+# The localrule that writes each of them (workflow/rules/fetch.smk), named in messages.
+FETCH_RULES: dict[str, str] = {
+    "pose2sim": "fetch_demo_data",
+    "opencap-core": "fetch_opencap_core",
 }
 
 
@@ -147,6 +195,55 @@ def name_pattern(names: Iterable[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Fetched data: checked against its manifest when the workflow starts
+
+
+def fetch_forced(
+    fetch: str, forcerun: Iterable[str], forced_targets: Iterable[str] = (), forceall: bool = False
+) -> bool:
+    """Whether a run re-runs the fetch rule of `fetch` anyway: `--forceall`, `--forcerun`
+    naming the rule or its manifest, or `--force` with one of those as target."""
+    named = {FETCH_RULES[fetch], FETCH_OUTPUTS[fetch]}
+    asked = {os.path.normpath(str(item)) for item in (*forcerun, *forced_targets)}
+    return forceall or bool(named & asked)
+
+
+def check_fetched(fetch: str) -> None:
+    """Raise `PlanError` naming every file of the fetched folder of `fetch` that is missing
+    or whose size differs from its manifest, and the rule that restores them.
+
+    Cheap (one `stat` per file, no hashing), for every start of the workflow: Snakemake
+    re-runs a fetch rule only when its manifest is missing, so without this a deleted file
+    would go unnoticed until a job fails on it. Nothing to check before the first fetch.
+
+    An error rather than an automatic re-fetch: a Snakefile cannot ask Snakemake to re-run
+    a job whose output exists, a dry run must not change files, and a re-fetch replaces the
+    whole folder, discarding the user's edits there, which the user should decide to do.
+    The fix is one command, and that fetch job then lists every file it restores.
+    """
+    from posebench.fetch import USER_DATA_ADVICE, check_manifest
+
+    manifest = FETCH_OUTPUTS[fetch]
+    folder, rule = manifest.rsplit("/", 1)[0], FETCH_RULES[fetch]
+    check = check_manifest(Path(folder), hashes=False)
+    if check is None or not (check.missing or check.changed):
+        return
+    raise PlanError(
+        "\n".join(
+            [
+                f"{len(check.missing) + len(check.changed)} fetched file(s) in {folder}/ are "
+                f"missing or were changed since rule {rule} fetched them:",
+                *(f"  missing: {folder}/{rel}" for rel in check.missing),
+                *(f"  changed (size differs): {folder}/{rel}" for rel in check.changed),
+                f"Restore them with `snakemake --forcerun {rule}` (it lists what it replaces), "
+                f"or delete {manifest} and run again.",
+                USER_DATA_ADVICE,
+            ]
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # The plan: what runs, and each job's inputs and parameters
 
 
@@ -164,11 +261,16 @@ class Plan:
         config: Mapping[str, Any],
         sample_sheet: Callable[[str], str],
         validate: Callable[[list[dict[str, Any]]], None] | None = None,
+        refetching: Callable[[str], bool] | None = None,
     ) -> None:
         self.config = config
         self._sample_sheet = sample_sheet
         self._validate = validate
         self._indices: dict[str, SampleIndex] = {}
+        # `refetching(fetch)`: whether this run re-runs that fetch rule anyway (then its
+        # folder is not checked: the fetch job reports what it restores).
+        self._refetching = refetching or (lambda fetch: False)
+        self._fetch_checked: set[str] = set()
 
     # -- registries -------------------------------------------------------------------
 
@@ -211,8 +313,17 @@ class Plan:
         return str(self.opensim_setup(self.setup_source(model))["path"])
 
     def fetch_output(self, fetch: str | None) -> list[str]:
-        """The manifest a fetch rule writes, or nothing when the data is placed by hand."""
-        return [FETCH_OUTPUTS[fetch]] if fetch else []
+        """The manifest a fetch rule writes, or nothing when the data is placed by hand.
+
+        The fetched folder is checked first (once per Plan): see `check_fetched`.
+        """
+        if not fetch:
+            return []
+        if fetch not in self._fetch_checked:
+            if not self._refetching(fetch):
+                check_fetched(fetch)
+            self._fetch_checked.add(fetch)
+        return [FETCH_OUTPUTS[fetch]]
 
     def local_copy(self, source: str) -> str | None:
         """The folder to copy `source`'s OpenSim files from instead of downloading them."""

@@ -1,14 +1,14 @@
 """Stage `triangulate`: per-camera 2D keypoints of one trial -> 3D markers in a TRC file.
 
-Steps: check the cameras agree (keypoints, frame rate, frame count), undistort and
-triangulate with confidence-weighted DLT, record reprojection errors, fill short gaps,
-optionally low-pass filter, resample to the output rate on an integer frame grid, rotate
-into OpenSim's y-up frame, trim leading/trailing frames with no marker, write the TRC.
+Steps: check the cameras agree (keypoints, frame rate, frame count), leave out cameras that
+detect the person in too few frames (`min_detection_fraction`), undistort and triangulate
+with confidence-weighted DLT, record reprojection errors (overall and per camera), fill
+short gaps, optionally low-pass filter, resample to the output rate on an integer frame grid,
+rotate into OpenSim's y-up frame, trim leading/trailing frames with no marker, write the TRC.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from posebench.camera import Camera, load_cameras
+from posebench.io.atomic import atomic_output, write_json
+from posebench.io.errors import read_json
 from posebench.io.keypoints import KeypointFileError, Keypoints2D, load_keypoints
 from posebench.io.trc import write_trc
 from posebench.markersets import get_marker_set
@@ -50,6 +52,7 @@ class TriangulationSettings:
     max_frame_mismatch: int = 0
     fix_left_right_swaps: bool = True
     max_reprojection_error_px: float | None = 30.0
+    min_detection_fraction: float = 0.2
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TriangulationSettings:
@@ -70,6 +73,7 @@ class TriangulationSettings:
                 if section["max_reprojection_error_px"] is None
                 else float(section["max_reprojection_error_px"])
             ),
+            min_detection_fraction=float(section["min_detection_fraction"]),
         )
 
 
@@ -86,7 +90,7 @@ def _select_cameras(calibration: Path, camera_names: Sequence[str]) -> list[Came
 
 def _world_to_opensim(calibration: Path) -> npt.NDArray[np.float64]:
     """The session's rotation from the calibration world frame into OpenSim's frame."""
-    metadata = json.loads(calibration.read_text()).get("metadata", {})
+    metadata = read_json(calibration, "camera file").get("metadata", {})
     rotation = np.asarray(metadata.get("world_to_opensim", np.nan), dtype=np.float64)
     if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6):
         raise ReconstructionError(
@@ -123,6 +127,43 @@ def _check_views(
     if max(counts) != min(counts):
         log.warning("Frame counts differ (%s); truncating to %d frames", counts, min(counts))
     return min(counts)
+
+
+def _usable_cameras(
+    camera_names: Sequence[str],
+    detected: npt.NDArray[np.bool_],
+    settings: TriangulationSettings,
+    folder: Path,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], dict[str, str]]:
+    """Cameras that detected the person in enough of the (C, F) frames, the fraction of
+    frames with a detection per camera, and why the others are dropped. Raises when fewer
+    than `min_views` remain."""
+    fraction = detected.mean(axis=1) if detected.shape[1] else np.zeros(len(camera_names))
+    usable = fraction >= settings.min_detection_fraction
+    dropped: dict[str, str] = {}
+    for name, count, share in zip(camera_names, detected.sum(axis=1), fraction, strict=True):
+        if share < settings.min_detection_fraction:
+            dropped[name] = (
+                f"{name} dropped: person detected in {count} of {detected.shape[1]} frames "
+                f"({share:.0%}; min_detection_fraction {settings.min_detection_fraction:g})"
+            )
+            log.warning(
+                "%s; it is left out of triangulation. Check its video shows the person, or "
+                "lower triangulation.min_detection_fraction.",
+                dropped[name],
+            )
+    if usable.sum() < settings.min_views:
+        listing = ", ".join(
+            f"{name} {share:.0%}" for name, share in zip(camera_names, fraction, strict=True)
+        )
+        raise ReconstructionError(
+            f"Only {usable.sum()} of {len(camera_names)} cameras detected the person in at "
+            f"least {settings.min_detection_fraction:.0%} of the frames of {folder} "
+            f"(frames with a detection: {listing}), but triangulation needs "
+            f"min_views={settings.min_views}. Check the videos show the person, or lower "
+            "triangulation.min_detection_fraction or triangulation.min_views."
+        )
+    return usable, fraction, dropped
 
 
 def _reprojection_table(
@@ -192,13 +233,21 @@ def reconstruct_trial(
 
     keypoints_px = np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64)
     scores = np.stack([v.scores[:n_frames] for v in views]).astype(np.float64)
+    # As Keypoints2D.detected_frames: a keypoint with a positive score (and a position).
+    detected = np.asarray(((scores > 0) & np.isfinite(keypoints_px).all(axis=-1)).any(axis=-1))
+    usable, detection_fraction, cameras_dropped = _usable_cameras(
+        camera_names, detected, settings, keypoint_files[0].parent
+    )
+    used_names = [name for name, ok in zip(camera_names, usable, strict=True) if ok]
+    cameras = [camera for camera, ok in zip(cameras, usable, strict=True) if ok]
+    keypoints_px, scores = keypoints_px[usable], scores[usable]
     swapped = np.zeros(scores.shape[:2], dtype=bool)
     if settings.fix_left_right_swaps:
         keypoints_px, scores, swapped = correct_left_right_swaps(
             cameras, keypoints_px, scores, views[0].keypoint_names, settings.min_score,
             settings.min_views,
         )  # fmt: skip
-        for name, count in zip(camera_names, swapped.sum(axis=1), strict=True):
+        for name, count in zip(used_names, swapped.sum(axis=1), strict=True):
             if count:
                 log.info("%s: left/right exchanged in %d of %d frames", name, count, n_frames)
     points_m, n_views, used = triangulate_robust(
@@ -211,8 +260,8 @@ def reconstruct_trial(
     reprojection = _reprojection_table(
         errors, views[0].keypoint_names, markers.markers, triangulated
     )
-    output_reprojection.parent.mkdir(parents=True, exist_ok=True)
-    reprojection.to_csv(output_reprojection, index=False, float_format="%.4f")
+    with atomic_output(output_reprojection) as tmp:
+        reprojection.to_csv(tmp, index=False, float_format="%.4f")
 
     marker_points = markers.marker_positions(points_m)
     raw_valid = np.isfinite(marker_points).all(axis=-1)
@@ -247,8 +296,22 @@ def reconstruct_trial(
         frame_numbers=grid_index[kept] + 1,
     )
     valid_out = np.asarray(np.isfinite(opensim_points[kept]).all(axis=-1))
+    median_error_px = {
+        name: float(np.median(row[np.isfinite(row)])) if np.isfinite(row).any() else None
+        for name, row in zip(used_names, errors.reshape(len(used_names), -1), strict=True)
+    }
     report: dict[str, Any] = {
-        "cameras": list(camera_names),
+        "cameras": used_names,
+        "cameras_configured": list(camera_names),
+        "cameras_used": used_names,
+        "cameras_dropped": cameras_dropped,
+        "camera_quality": {
+            name: {
+                "detection_fraction": float(fraction),
+                "median_reprojection_error_px": median_error_px.get(name),
+            }
+            for name, fraction in zip(camera_names, detection_fraction, strict=True)
+        },
         "keypoint_files": [str(p) for p in keypoint_files],
         "video_fps": fps,
         "video_frames": n_frames,
@@ -262,7 +325,7 @@ def reconstruct_trial(
         "max_gap_frames": max_gap,
         "filter_cutoff_hz": settings.filter_cutoff_hz,
         "left_right_swapped_frames": dict(
-            zip(camera_names, map(int, swapped.sum(axis=1)), strict=True)
+            zip(used_names, map(int, swapped.sum(axis=1)), strict=True)
         ),
         "views_rejected_fraction": float((confident & ~used).sum() / max(int(confident.sum()), 1)),
         "mean_reprojection_error_px": float(np.nanmean(errors))
@@ -272,8 +335,7 @@ def reconstruct_trial(
             name: float(valid_out[:, i].mean()) for i, name in enumerate(markers.marker_names)
         },
     }
-    output_report.parent.mkdir(parents=True, exist_ok=True)
-    output_report.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json(output_report, report)
     log.info(
         "Triangulated %d frames at %.0f fps from %d cameras -> %d frames at %.0f Hz; "
         "mean reprojection error %.2f px",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from posebench.io.atomic import atomic_output
+from posebench.io.errors import read_csv, read_json
 from posebench.io.mot import read_mot
 
 TRANSLATION = re.compile(r"_t[xyz]$")
@@ -94,21 +95,26 @@ def plot_joint_angles(
     figure.suptitle(title)
     figure.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=110)
+    with atomic_output(output) as tmp:
+        figure.savefig(tmp, dpi=110)
     plt.close(figure)
 
 
 def trial_quality(
     triangulation_report: Path, marker_errors: Path, keys: Mapping[str, str]
 ) -> dict[str, object]:
-    """One row of quality figures for a trial: reprojection and IK marker errors."""
-    report = json.loads(triangulation_report.read_text())
+    """One row of quality figures for a trial: cameras configured and used (with why any were
+    dropped), reprojection and IK marker errors."""
+    report = read_json(triangulation_report, "triangulation report")
     errors = read_mot(marker_errors).table
     rms = errors.get("marker_error_RMS")
     maximum = errors.get("marker_error_max")
+    used = report.get("cameras_used", report["cameras"])  # reports before camera checks
     return {
         **keys,
-        "cameras": len(report["cameras"]),
+        "cameras_configured": len(report.get("cameras_configured", used)),
+        "cameras_used": len(used),
+        "camera_warnings": "; ".join(report.get("cameras_dropped", {}).values()),
         "video_frames": report["video_frames"],
         "output_frames": report["output_frames"],
         "mean_reprojection_error_px": report["mean_reprojection_error_px"],
@@ -121,7 +127,7 @@ def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
     """Concatenate per-trial CSVs (same columns) into one CSV, sorted deterministically."""
     if not inputs:
         raise SummaryError("No per-trial tables to aggregate")
-    tables = [pd.read_csv(path) for path in inputs]
+    tables = [read_csv(path, "per-trial table") for path in inputs]
     combined = pd.concat(tables, ignore_index=True)
     key_columns = [
         c
@@ -130,7 +136,8 @@ def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
     ]
     combined = combined.sort_values(key_columns, kind="stable").reset_index(drop=True)
     output.parent.mkdir(parents=True, exist_ok=True)
-    combined.to_csv(output, index=False, float_format="%.4f")
+    with atomic_output(output) as tmp:
+        combined.to_csv(tmp, index=False, float_format="%.4f")
     return combined
 
 
@@ -148,8 +155,10 @@ def summarize_trial(
     """Stage `summarize`: statistics CSV, one-row quality CSV and joint-angle plot."""
     statistics = joint_angle_statistics(motion, keys)
     output_statistics.parent.mkdir(parents=True, exist_ok=True)
-    statistics.to_csv(output_statistics, index=False, float_format="%.4f")
+    with atomic_output(output_statistics) as tmp:
+        statistics.to_csv(tmp, index=False, float_format="%.4f")
     quality = trial_quality(triangulation_report, marker_errors, keys)
-    pd.DataFrame([quality]).to_csv(output_quality, index=False, float_format="%.6f")
+    with atomic_output(output_quality) as tmp:
+        pd.DataFrame([quality]).to_csv(tmp, index=False, float_format="%.6f")
     title = " / ".join(keys[k] for k in ("subject", "session", "trial", "model") if k in keys)
     plot_joint_angles(motion, output_plot, title, plot_coordinates or DEFAULT_PLOT_COORDINATES)

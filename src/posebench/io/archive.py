@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from posebench.io.atomic import atomic_output
+from posebench.io.errors import CORRUPTION, regenerate_hint, unreadable_message
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -49,18 +50,17 @@ def read_archive(
     of file and the `rule` that re-creates it) when missing, unreadable or of another
     format version."""
     if not path.is_file():
-        raise error(f"{kind.capitalize()} not found: {path}. Run the {rule} rule first.")
+        hint = regenerate_hint(path, rule, missing=True)
+        raise error(f"{kind.capitalize()} {path} does not exist. {hint}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in names}
             meta = json.loads(str(archive["meta"]))
-    except (OSError, KeyError, ValueError) as error_:
-        raise error(
-            f"Cannot read {kind} {path}: {error_}. Delete it and re-run the {rule} rule."
-        ) from error_
+    except CORRUPTION as error_:
+        raise error(unreadable_message(path, kind, error_, rule)) from error_
     if meta.get("format_version") != format_version:
         raise error(
             f"{path} has format version {meta.get('format_version')}, expected "
-            f"{format_version}. Delete it and re-run the {rule} rule."
+            f"{format_version}. {regenerate_hint(path, rule)}"
         )
     return arrays, meta

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from posebench.io.atomic import write_text
+from posebench.io.errors import reading
 
 if TYPE_CHECKING:
     # pandas is imported by read_mot, which builds the table: importing this module (e.g. by
@@ -54,10 +55,16 @@ def read_mot(path: Path) -> MotData:
     """Read an OpenSim ``.mot`` or ``.sto`` file.
 
     Raises:
-        ValueError: when there is no ``endheader`` line, the first column is not ``time``,
-            or the header's ``nRows``/``nColumns`` disagree with the table.
+        UnreadableFileError: (a ValueError) naming the file and how to regenerate it, when
+            it is missing or not text, there is no ``endheader`` line, the first column is
+            not ``time``, or the header's ``nRows``/``nColumns`` disagree with the table.
     """
     path = Path(path)
+    with reading(path, "OpenSim motion/storage file"):
+        return _read_mot(path)
+
+
+def _read_mot(path: Path) -> MotData:
     lines = path.read_text(encoding="utf-8").splitlines()
     try:
         end = next(i for i, line in enumerate(lines) if line.strip() == _END_HEADER)

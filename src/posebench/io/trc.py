@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from posebench.io.atomic import write_text
+from posebench.io.errors import reading
 
 #: Length units a TRC file may declare, with their size in metres.
 UNIT_TO_M: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001}
@@ -185,10 +186,16 @@ def read_trc(path: Path) -> TrcData:
     Empty fields and ``NaN``/``nan`` are read as missing (NaN); blank lines are skipped.
 
     Raises:
-        ValueError: when the header is malformed, the marker count or units disagree with
-            the header, or a data row has the wrong number of fields.
+        UnreadableFileError: (a ValueError) naming the file and how to regenerate it, when
+            it is missing or not text, the header is malformed, the marker count or units
+            disagree with the header, or a data row has the wrong number of fields.
     """
     path = Path(path)
+    with reading(path, "TRC file"):
+        return _read_trc(path)
+
+
+def _read_trc(path: Path) -> TrcData:
     lines = path.read_text(encoding="utf-8").splitlines()
     if len(lines) < _N_HEADER_LINES:
         raise ValueError(
