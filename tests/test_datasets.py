@@ -70,9 +70,16 @@ def test_sheet_validation() -> None:
     bad_mass = valid_sheet().assign(mass_kg=[70.0, 70.0, np.nan, 70.0])
     with pytest.raises(SampleSheetError, match="mass_kg"):
         validate_samples(bad_mass, "sheet")
-    slash = valid_sheet().assign(subject="a/b")
-    with pytest.raises(SampleSheetError, match="'/'"):
-        validate_samples(slash, "sheet")
+    for column, prefix in [
+        ("subject", "a/"),
+        ("session", ".."),
+        ("trial", "walk "),
+        ("camera", "."),
+    ]:
+        unsafe = valid_sheet()
+        unsafe[column] = prefix + unsafe[column].astype(str)
+        with pytest.raises(SampleSheetError, match=rf"column '{column}' has unsafe names"):
+            validate_samples(unsafe, "sheet")
     evaluate_without_truth = valid_sheet().assign(evaluate="yes")
     with pytest.raises(SampleSheetError, match="need a ground_truth"):
         validate_samples(evaluate_without_truth, "sheet")

@@ -205,6 +205,37 @@ def test_broken_sheets_name_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
+        (
+            lambda c: c["models"].update({"../../tmp/x": {}}) or c["run"].update(models=[]),
+            r"models has unsafe names \['../../tmp/x'\]",
+        ),
+        (lambda c: c["run"].update(models=["a/b"]), r"run.models has unsafe names \['a/b'\]"),
+        (lambda c: c["datasets"].update({".lab": {}}), r"datasets has unsafe names \['.lab'\]"),
+        (lambda c: c["detectors"].update({"x y": {}}), r"detectors has unsafe names \['x y'\]"),
+        (
+            lambda c: c["datasets"]["lab"]["camera_setups"].update({"../2": ["Cam1", "Cam3"]}),
+            r"datasets.lab.camera_setups has unsafe names \['../2'\]",
+        ),
+        (
+            lambda c: c["datasets"]["lab"].update(subjects=["subject2/.."]),
+            r"datasets.lab.subjects has unsafe names",
+        ),
+        (
+            lambda c: c["opensim"]["setups"].update({"/abs": {"path": "x"}}),
+            r"opensim.setups has unsafe names \['/abs'\]",
+        ),
+    ],
+)
+def test_unsafe_names_are_rejected(edit: Any, message: str) -> None:
+    config = base_config()
+    edit(config)
+    with pytest.raises(PlanError, match=message + ".*may hold only letters, digits"):
+        check_config(config)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
         (lambda c: c["run"].update(models=["nope"]), r"run.models names \['nope'\]"),
         (lambda c: c["run"].update(datasets=["nope"]), r"run.datasets names \['nope'\]"),
         (

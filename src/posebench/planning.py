@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from posebench.datasets.index import SampleIndex, Trial
+from posebench.names import RULE as NAME_RULE
+from posebench.names import unsafe_names
 
 # Keys of one trial, of one camera's keypoints, of one camera setup's result and of one
 # scaled model: every per-unit path below is a stage folder followed by one of these.
@@ -142,7 +144,9 @@ class PlanError(ValueError):
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Raise `PlanError` for names that refer to nothing and for inconsistent sections."""
+    """Raise `PlanError` for unsafe names, names that refer to nothing and inconsistent
+    sections."""
+    _check_safe_names(config)
     _check_names("datasets", config["run"]["datasets"], config["datasets"])
     _check_names("models", config["run"]["models"], config["models"])
     for name, dataset in config["datasets"].items():
@@ -177,6 +181,31 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise PlanError(
                 f"config: opensim.setups.{name} is fetched by {fetch!r}, so its path must lie "
                 f"in {folder}/ (found {setup['path']!r})."
+            )
+
+
+def _check_safe_names(config: Mapping[str, Any]) -> None:
+    """Every name that becomes a path component must be safe (`posebench.names`)."""
+    groups: dict[str, Iterable[object]] = {
+        "datasets": config["datasets"],
+        "models": config["models"],
+        "detectors": config.get("detectors", {}),
+        "opensim.setups": config["opensim"]["setups"],
+        "run.datasets": config["run"]["datasets"],
+        "run.models": config["run"]["models"],
+    }
+    for name, dataset in config["datasets"].items():
+        groups[f"datasets.{name}.camera_setups"] = dataset.get("camera_setups", {})
+        for key in ("subjects", "sessions", "trials"):
+            groups[f"datasets.{name}.{key}"] = dataset.get(key, [])
+        for setup, cameras in dataset.get("camera_setups", {}).items():
+            groups[f"datasets.{name}.camera_setups.{setup}"] = cameras
+    for where, names in groups.items():
+        bad = unsafe_names(names)
+        if bad:
+            raise PlanError(
+                f"config: {where} has unsafe names {bad}; names become folder names, so "
+                f"they may hold only {NAME_RULE}. Rename them in config/config.yaml."
             )
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posebench.io.atomic import atomic_output
+from posebench.names import RULE as NAME_RULE
+from posebench.names import unsafe_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +34,6 @@ SAMPLE_COLUMNS = [
     "ground_truth",  # motion-capture IK (.mot, degrees) to score against; empty if none
     "evaluate",  # "yes" if this trial is scored against its ground truth
 ]
-_BAD_KEY = re.compile(r"[/\s]|^$")
 
 
 class SampleSheetError(ValueError):
@@ -55,11 +55,13 @@ def check_sample_rows(rows: Sequence[Mapping[str, Any]], source: str) -> None:
     if duplicated:
         listed = "\n".join("  " + "/".join(key) for key in duplicated)
         raise SampleSheetError(f"{source}: duplicated sample keys:\n{listed}")
-    for column in KEY_COLUMNS:
-        bad = sorted({str(row[column]) for row in rows if _BAD_KEY.search(str(row[column]))})
+    for column in (*KEY_COLUMNS, "scaling_session", "scaling_trial"):
+        bad = unsafe_names(str(row[column]) for row in rows)
         if bad:
             raise SampleSheetError(
-                f"{source}: column {column!r} has values with '/', spaces or empty: {bad}"
+                f"{source}: column {column!r} has unsafe names {bad}; names become folder "
+                f"names, so they may hold only {NAME_RULE}. Rename the folders or files of "
+                "the dataset (or list only safe ones in the config)."
             )
     if not all(_positive(row["mass_kg"]) for row in rows):
         raise SampleSheetError(f"{source}: mass_kg must be a positive number in every row")
