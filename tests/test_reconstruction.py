@@ -472,3 +472,67 @@ def test_per_camera_detection_fraction_and_median_error(tmp_path: Path) -> None:
     medians = [quality[name]["median_reprojection_error_px"] for name in CAMERA_NAMES]
     assert 1.0 < medians[3] < 8.0 and max(medians[:3]) < medians[3]
     assert used[1, :15].sum() == 0 and used[3].all()
+
+
+@pytest.mark.parametrize(
+    ("video", "calibrated", "same"),
+    [
+        ((1920, 1080), (1920, 1080), True),
+        ((1080, 1920), (1088, 1920), True),  # H.264 pads 1080 to 1088: the Pose2Sim demo
+        ((1088, 1920), (1080, 1920), True),
+        ((1920, 1080), (1920, 1088), True),
+        ((960, 540), (1920, 1080), False),  # half resolution
+        ((1920, 1080), (1080, 1920), False),  # rotated
+        ((1080, 1920), (1104, 1920), False),  # more than the padding
+        ((1070, 1920), (1088, 1920), False),
+    ],
+)
+def test_image_sizes_match_up_to_codec_padding(
+    video: tuple[int, int], calibrated: tuple[int, int], same: bool
+) -> None:
+    from posebench.reconstruction import same_image_size
+
+    assert same_image_size(video, calibrated) is same
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((960, 540), r"Camera cam2: the video \(clip.mp4\) is 960x540 px but its calibration "),
+        ((1080, 1920), r"is for 1920x1080 px \(the video is rotated\)"),
+    ],
+)
+def test_video_of_another_size_than_calibrated_is_an_error(
+    tmp_path: Path, size: tuple[int, int], expected: str
+) -> None:
+    files, calibration = write_trial(tmp_path, *clean_views())
+    view = load_keypoints(files[2])
+    save_keypoints(files[2], replace(view, image_size=size, metadata={"video": "clip.mp4"}))
+    with pytest.raises(ReconstructionError, match=expected) as raised:
+        reconstruct(tmp_path, files, calibration, EXACT)
+    assert "calibrate the camera at this size" in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_padded_size_is_accepted_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files, calibration = write_trial(tmp_path, *clean_views())
+    for path in files:
+        save_keypoints(path, replace(load_keypoints(path), image_size=(1920, 1088)))
+    with caplog.at_level(logging.WARNING):
+        reconstruct(tmp_path, files, calibration, EXACT)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_frame_rate_other_than_declared_is_an_error(tmp_path: Path) -> None:
+    files, _ = write_trial(tmp_path, *clean_views())
+    calibration = tmp_path / "declared.json"
+    metadata = {"world_to_opensim": WORLD_TO_OPENSIM.tolist(), "fps": 30.0}
+    save_cameras(calibration, CAMERAS, metadata=metadata)
+    with pytest.raises(
+        ReconstructionError, match=r"Camera cam0: .* runs at 60 fps but the dataset declares 30"
+    ):
+        reconstruct(tmp_path, files, calibration, EXACT)
+    save_cameras(calibration, CAMERAS, metadata={**metadata, "fps": 59.94})
+    reconstruct(tmp_path, files, calibration, EXACT)

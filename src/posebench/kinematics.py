@@ -535,6 +535,16 @@ def _geometry_dir(setup_dir: Path) -> Path | None:
     return geometry if geometry.is_dir() else None
 
 
+def _portable(path: Path) -> str:
+    """`path` relative to the working directory (the project) when it lies inside it, so
+    that reports do not depend on where the project is."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def _write_json(path: Path, content: dict[str, Any]) -> None:
     write_json(path, content)
 
@@ -663,9 +673,9 @@ def scale_session(
     _write_json(
         output_report,
         {
-            "trc": str(trc),
+            "trc": _portable(trc),
             "marker_set": marker_set,
-            "opensim_files": {role: str(path) for role, path in files.items()},
+            "opensim_files": {role: _portable(path) for role, path in files.items()},
             "scaling_setup_changes": changes,
             "mass_kg": mass_kg,
             "height_m": height_m,
@@ -708,9 +718,9 @@ def inverse_kinematics_trial(
     _write_json(
         output_report,
         {
-            "trc": str(trc),
-            "model": str(model),
-            "ik_setup": str(files["ik_setup"]),
+            "trc": _portable(trc),
+            "model": _portable(model),
+            "ik_setup": _portable(files["ik_setup"]),
             "ik_tasks_left_out": dropped,
             "ik_weights_overridden": dict(sorted(markers.ik_weights.items())),
             "accuracy": accuracy,

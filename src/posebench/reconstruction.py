@@ -100,6 +100,50 @@ def _world_to_opensim(calibration: Path) -> npt.NDArray[np.float64]:
     return rotation
 
 
+def _padded(size: int) -> int:
+    """`size` rounded up to a multiple of 16, as video codecs pad frames (H.264 macroblocks)."""
+    return -(-size // 16) * 16
+
+
+def same_image_size(video: Sequence[int], calibrated: Sequence[int]) -> bool:
+    """Whether a video's (width, height) fits a calibration's: equal, or differing only by
+    codec padding (the larger side is the smaller rounded up to a multiple of 16)."""
+    return all(
+        a == b or _padded(min(a, b)) == max(a, b) for a, b in zip(video, calibrated, strict=True)
+    )
+
+
+def _check_against_calibration(
+    cameras: Sequence[Camera],
+    views: Sequence[Keypoints2D],
+    files: Sequence[Path],
+    calibration: Path,
+) -> None:
+    """Each video's image size (and frame rate, where the calibration declares one) must be
+    those the camera was calibrated for: pixel coordinates of another size are meaningless."""
+    declared_fps = read_json(calibration, "camera file").get("metadata", {}).get("fps")
+    for camera, view, path in zip(cameras, views, files, strict=True):
+        video = view.metadata.get("video", "its video")
+        if not same_image_size(view.image_size, camera.image_size):
+            (width, height), (cal_width, cal_height) = view.image_size, camera.image_size
+            rotated = (width, height) == (cal_height, cal_width)
+            raise ReconstructionError(
+                f"Camera {camera.name}: the video ({video}) is {width}x{height} px but its "
+                f"calibration {calibration} is for {cal_width}x{cal_height} px"
+                f"{' (the video is rotated)' if rotated else ''}, so its keypoints ({path}) "
+                "cannot be triangulated. Use the camera's original, full-size and unrotated "
+                "video, or calibrate the camera at this size; then delete the keypoint file "
+                "and run snakemake again."
+            )
+        if declared_fps is not None and not np.isclose(view.fps, declared_fps, rtol=0.01):
+            raise ReconstructionError(
+                f"Camera {camera.name}: the video ({video}) runs at {view.fps:g} fps but the "
+                f"dataset declares {declared_fps:g} fps ({calibration}). Use the original "
+                "video or correct the declared frame rate; then delete the keypoint file "
+                f"{path} and run snakemake again."
+            )
+
+
 def _check_views(
     views: Sequence[Keypoints2D], files: Sequence[Path], max_frame_mismatch: int
 ) -> int:
@@ -221,13 +265,7 @@ def reconstruct_trial(
     views = [load_keypoints(path) for path in keypoint_files]
     for view, path in zip(views, keypoint_files, strict=True):
         markers.check_keypoints(view.keypoint_names, f"Keypoint file {path}")
-    for camera, view, path in zip(cameras, views, keypoint_files, strict=True):
-        if camera.image_size != view.image_size:
-            log.warning(
-                "%s: video is %dx%d px but the calibration of %s says %dx%d px; pixel "
-                "coordinates are used as they are.",
-                path, *view.image_size, camera.name, *camera.image_size,
-            )  # fmt: skip
+    _check_against_calibration(cameras, views, keypoint_files, calibration)
     n_frames = _check_views(views, keypoint_files, settings.max_frame_mismatch)
     fps = views[0].fps
 

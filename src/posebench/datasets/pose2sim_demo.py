@@ -1,8 +1,8 @@
 """Adapter for the Pose2Sim demo (`Demo_SinglePerson`): 4 Qualisys-calibrated cameras.
 
-Layout read: `Config.toml` (participant mass and height), `calibration/Calib.qca.txt`,
-`videos/<camera>.mp4`. The demo's world frame is the lab floor, z up; it is rotated into
-OpenSim's y-up frame by -90 degrees about x.
+Layout read: `Config.toml` (participant mass and height; the frame rate unless 'auto'),
+`calibration/Calib.qca.txt`, `videos/<camera>.mp4`. The demo's world frame is the lab
+floor, z up; it is rotated into OpenSim's y-up frame by -90 degrees about x.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ TRIAL = "balancing"
 Z_UP_TO_OPENSIM = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
-def _participant(config_path: Path) -> tuple[float, float]:
-    """Mass (kg) and height (m, NaN for 'auto') from the demo's Config.toml."""
+def _project(config_path: Path) -> tuple[float, float, float | None]:
+    """Mass (kg), height (m, NaN for 'auto') and frame rate (fps, None for 'auto') from the
+    demo's Config.toml."""
     if not config_path.is_file():
         raise SampleSheetError(f"Pose2Sim demo config not found: {config_path}")
     project = tomllib.loads(config_path.read_text()).get("project", {})
@@ -38,7 +39,17 @@ def _participant(config_path: Path) -> tuple[float, float]:
             f"{config_path}: [project] participant_mass is {mass!r}; expected a number in kg"
         )
     height = project.get("participant_height")
-    return float(mass), float(height) if isinstance(height, int | float) else math.nan
+    fps = project.get("frame_rate")
+    if fps != "auto" and not (isinstance(fps, int | float) and fps > 0):
+        raise SampleSheetError(
+            f"{config_path}: [project] frame_rate is {fps!r}; expected a number of frames per "
+            "second or 'auto'"
+        )
+    return (
+        float(mass),
+        float(height) if isinstance(height, int | float) else math.nan,
+        float(fps) if isinstance(fps, int | float) else None,
+    )
 
 
 def describe_pose2sim_demo(
@@ -57,7 +68,7 @@ def describe_pose2sim_demo(
             f"{root}: calibrated cameras {names} do not match videos {sorted(videos)} in "
             f"{video_dir}. Each camera needs exactly one <camera>.mp4."
         )
-    mass_kg, height_m = _participant(root / "Config.toml")
+    mass_kg, height_m, fps = _project(root / "Config.toml")
     calibration = calibration_dir / SUBJECT / f"{SESSION}.json"
     save_cameras(
         calibration,
@@ -65,6 +76,7 @@ def describe_pose2sim_demo(
         metadata={
             "source": str(root / "calibration" / "Calib.qca.txt"),
             "world_to_opensim": Z_UP_TO_OPENSIM.tolist(),
+            **({} if fps is None else {"fps": fps}),
         },
     )
     rows = [
