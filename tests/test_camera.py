@@ -152,7 +152,9 @@ def test_load_errors_name_the_file(tmp_path: Path, camera: Camera) -> None:
         load_cameras(missing)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ValueError, match="Cannot read camera file .*broken.json: Expecting property name"):
+    with pytest.raises(
+        ValueError, match="Cannot read camera file .*broken.json: Expecting property name"
+    ):
         load_cameras(broken)
     entry = camera.to_dict()
     del entry["rotation"]
