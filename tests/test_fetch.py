@@ -176,3 +176,179 @@ def test_opencap_core_offline_and_local_copy(
     monkeypatch.setattr("posebench.fetch.RAW_URL", "http://127.0.0.1:9/{path}")  # nothing listens
     with pytest.raises(FetchError, match="Without internet access"):
         fetch_opencap_core(tmp_path / "unreachable")
+
+
+# -- Fetched files edited or deleted by the user -----------------------------------------
+
+FAKE_POSE2SIM = {
+    "Pose2Sim/Demo_SinglePerson/Config.toml": b"[project]\n",
+    "Pose2Sim/Demo_SinglePerson/calibration/Calib.qca.txt": b"calib",
+    "Pose2Sim/Demo_SinglePerson/videos/cam01.mp4": b"video",
+    "Pose2Sim/OpenSim_Setup/Model.osim": b"<OpenSimDocument/>",
+    "Pose2Sim/MarkerAugmenter/model.onnx": b"onnx",
+    "Pose2Sim/Other/unused.txt": b"not extracted",
+}
+
+
+@pytest.fixture
+def fake_pose2sim(tmp_path: Path) -> tuple[Path, Path, WheelSpec]:
+    """A workdir with a small fake pose2sim wheel in its cache and the folder fetched from it:
+    (workdir, fetched folder, wheel spec)."""
+    cache = tmp_path / "resources" / "cache"
+    cache.mkdir(parents=True)
+    spec = WheelSpec(
+        "pose2sim", "0.0.1", make_wheel(cache / "pose2sim-0.0.1-py3-none-any.whl", FAKE_POSE2SIM)
+    )
+    dest = tmp_path / "resources" / "pose2sim"
+    fetch_pose2sim(dest, cache, spec)
+    return tmp_path, dest, spec
+
+
+@pytest.mark.parametrize("manifest_kept", [True, False])  # Snakemake deletes it before a re-run
+def test_fetch_reports_each_changed_file_before_restoring_it(
+    fake_pose2sim: tuple[Path, Path, WheelSpec],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    manifest_kept: bool,
+) -> None:
+    from posebench import fetch
+    from posebench.logs import TERMINAL
+
+    workdir, dest, spec = fake_pose2sim
+    (dest / "Demo_SinglePerson" / "Config.toml").write_text("[project]\nmass = 90\n")
+    (dest / "OpenSim_Setup" / "Model.osim").unlink()
+    (dest / "Demo_SinglePerson" / "videos" / "mine.mp4").write_bytes(b"user video")
+    if not manifest_kept:
+        (dest / MANIFEST_NAME).unlink()
+    reported_before_restore: list[bool] = []
+    extract = fetch.extract_members
+
+    def spy(*args: object, **kwargs: object) -> dict[str, str]:
+        reported_before_restore.append(any(r.levelname == "WARNING" for r in caplog.records))
+        return extract(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fetch, "extract_members", spy)
+    with caplog.at_level("INFO", logger="posebench.fetch"):
+        fetch_pose2sim(dest, workdir / "resources" / "cache", spec)
+    assert reported_before_restore == [True]
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert getattr(warning, "terminal", False) is TERMINAL["terminal"]
+    message = warning.getMessage()
+    assert f"changed: {dest / 'Demo_SinglePerson' / 'Config.toml'}" in message
+    assert f"missing: {dest / 'OpenSim_Setup' / 'Model.osim'}" in message
+    assert f"not fetched, deleted: {dest / 'Demo_SinglePerson' / 'videos' / 'mine.mp4'}" in message
+    assert "dataset entry without `fetch:`" in message
+    assert "Calib.qca.txt" not in message  # unchanged files are not named
+    assert (dest / "Demo_SinglePerson" / "Config.toml").read_bytes() == b"[project]\n"
+    assert verify_manifest(dest)
+
+
+def test_unchanged_folder_is_not_reported(
+    fake_pose2sim: tuple[Path, Path, WheelSpec], caplog: pytest.LogCaptureFixture
+) -> None:
+    workdir, dest, spec = fake_pose2sim
+    (dest / MANIFEST_NAME).unlink()  # as Snakemake does before a forced re-run
+    with caplog.at_level("INFO", logger="posebench.fetch"):
+        fetch_pose2sim(dest, workdir / "resources" / "cache", spec)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert verify_manifest(dest)
+
+
+def test_terminal_records_reach_the_original_stderr_and_the_log(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "from posebench.logs import TERMINAL, log_to_file\n"
+        "log_to_file(sys.argv[1])\n"
+        "logging.getLogger('x').warning('loud one', extra=TERMINAL)\n"
+        "logging.getLogger('x').warning('quiet one')\n"
+    )
+    job_log = tmp_path / "job.log"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(job_log)], capture_output=True, text=True, check=True
+    )
+    assert proc.stderr == "WARNING: loud one\n"
+    text = job_log.read_text()
+    assert "loud one" in text and "quiet one" in text
+
+
+def test_missing_or_resized_fetched_file_stops_planning_naming_file_and_rule(
+    fake_pose2sim: tuple[Path, Path, WheelSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posebench.planning import Plan, PlanError, check_fetched
+
+    workdir, dest, _ = fake_pose2sim
+    monkeypatch.chdir(workdir)
+    check_fetched("pose2sim")  # intact
+    check_fetched("opencap-core")  # not fetched yet: nothing to check
+    (dest / "OpenSim_Setup" / "Model.osim").unlink()
+    (dest / "Demo_SinglePerson" / "Config.toml").write_text("[project]\nmass = 90\n")
+    with pytest.raises(PlanError) as error:
+        check_fetched("pose2sim")
+    message = str(error.value)
+    assert "missing: resources/pose2sim/OpenSim_Setup/Model.osim" in message
+    assert "changed (size differs): resources/pose2sim/Demo_SinglePerson/Config.toml" in message
+    assert "snakemake --forcerun fetch_demo_data" in message
+    assert "Calib.qca.txt" not in message
+    # Through the plan (what the getters of describe_dataset and scale call) ...
+    plan = Plan({}, sample_sheet=str)
+    with pytest.raises(PlanError, match="Model.osim"):
+        plan.fetch_output("pose2sim")
+    assert plan.fetch_output(None) == []
+    # ... unless this run re-fetches anyway (--forcerun fetch_demo_data).
+    refetched = Plan({}, sample_sheet=str, refetching=lambda fetch: fetch == "pose2sim")
+    assert refetched.fetch_output("pose2sim") == ["resources/pose2sim/MANIFEST.json"]
+
+
+def test_fetch_forced() -> None:
+    from posebench.planning import fetch_forced
+
+    assert fetch_forced("pose2sim", ["fetch_demo_data"])
+    assert fetch_forced("pose2sim", ["./resources/pose2sim/MANIFEST.json"])
+    assert fetch_forced("pose2sim", [], ["resources/pose2sim/MANIFEST.json"])
+    assert fetch_forced("pose2sim", [], forceall=True)
+    assert not fetch_forced("pose2sim", ["fetch_opencap_core", "scale"])
+    assert not fetch_forced("opencap-core", ["fetch_demo_data"])
+
+
+@pytest.mark.workflow
+def test_workflow_stops_on_a_deleted_fetched_file_and_the_fetch_rule_reports_it(
+    tmp_path: Path,
+) -> None:
+    """Snakemake itself: the dry run names the file and the rule; the forced fetch restores it
+    and says so on the terminal."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "resources").mkdir()
+    shutil.copytree(repo / "resources" / "cache", tmp_path / "resources" / "cache")
+
+    def snakemake(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+            "--directory", str(tmp_path), "--configfile", str(repo / "config" / "config.yaml"),
+            "--cores", "1", *args,
+        ]  # fmt: skip
+        env = {**os.environ, "POSEBENCH_OFFLINE": "1"}
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
+
+    manifest = "resources/pose2sim/MANIFEST.json"
+    assert snakemake(manifest).returncode == 0
+    model = "resources/pose2sim/OpenSim_Setup/Model_Pose2Sim_simple.osim"
+    (tmp_path / model).unlink()
+    dry = snakemake("-n")
+    assert dry.returncode != 0
+    shown = dry.stdout + dry.stderr  # a dry run reports on stdout
+    assert f"missing: {model}" in shown
+    assert "snakemake --forcerun fetch_demo_data" in shown
+    fixed = snakemake("--forcerun", "fetch_demo_data", "--", manifest)
+    assert fixed.returncode == 0, fixed.stderr
+    assert f"missing: {model}" in fixed.stderr  # the terminal, not only the job log
+    assert f"missing: {model}" in (tmp_path / "logs" / "fetch_demo_data.log").read_text()
+    assert (tmp_path / model).is_file()
+    assert snakemake("-n").returncode == 0

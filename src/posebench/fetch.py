@@ -21,9 +21,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from posebench.logs import TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,38 @@ def download_wheel(spec: WheelSpec, cache_dir: Path) -> Path:
     return target
 
 
+def _select_members(
+    archive: zipfile.ZipFile, wheel_name: str, prefix: str, members: Sequence[str]
+) -> list[str]:
+    """Archive names of the files `prefix + member` (a trailing '/' means a folder)."""
+    names = archive.namelist()
+    selected: list[str] = []
+    for member in members:
+        full = prefix + member
+        hits = [
+            n for n in names
+            if (n.startswith(full) if member.endswith("/") else n == full)
+            and not n.endswith("/")
+        ]  # fmt: skip
+        if not hits:
+            raise FetchError(f"{wheel_name} has no member {full!r}; is the pin right?")
+        selected.extend(hits)
+    return selected
+
+
+def member_hashes(wheel: Path, prefix: str, members: Sequence[str]) -> dict[str, str]:
+    """{path relative to `prefix`: sha256} of the files `extract_members` would extract."""
+    hashes: dict[str, str] = {}
+    with zipfile.ZipFile(wheel) as archive:
+        for name in _select_members(archive, wheel.name, prefix, members):
+            digest = hashlib.sha256()
+            with archive.open(name) as src:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+            hashes[name[len(prefix) :]] = digest.hexdigest()
+    return hashes
+
+
 def extract_members(wheel: Path, prefix: str, members: Sequence[str], dest: Path) -> dict[str, str]:
     """Extract `prefix + member` entries (a trailing '/' means a folder) into `dest`.
 
@@ -129,18 +163,7 @@ def extract_members(wheel: Path, prefix: str, members: Sequence[str], dest: Path
     """
     manifest: dict[str, str] = {}
     with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-        selected: list[str] = []
-        for member in members:
-            full = prefix + member
-            hits = [
-                n for n in names
-                if (n.startswith(full) if member.endswith("/") else n == full)
-                and not n.endswith("/")
-            ]  # fmt: skip
-            if not hits:
-                raise FetchError(f"{wheel.name} has no member {full!r}; is the pin right?")
-            selected.extend(hits)
+        selected = _select_members(archive, wheel.name, prefix, members)
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
         try:
@@ -160,33 +183,131 @@ def extract_members(wheel: Path, prefix: str, members: Sequence[str], dest: Path
     return manifest
 
 
-def verify_manifest(dest: Path) -> bool:
-    """True if `dest/MANIFEST.json` exists and every listed file has its recorded hash."""
+USER_DATA_ADVICE = (
+    "Folders fetched under resources/ are managed by the workflow: edits there are reverted. "
+    "Put data of your own in a dataset entry without `fetch:` pointing at a folder you own, "
+    "e.g. `datasets: {mine: {adapter: pose2sim_demo, path: data/mine}}` (OpenSim files: an "
+    "`opensim.setups` entry without `fetch:`); see config/README.md."
+)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """How a fetched folder differs from what was fetched: paths relative to the folder."""
+
+    listed: int
+    missing: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    @property
+    def intact(self) -> bool:
+        return self.listed > 0 and not self.missing and not self.changed
+
+
+def compare_files(
+    dest: Path,
+    expected: Mapping[str, str],
+    sizes: Mapping[str, int] | None = None,
+    hashes: bool = True,
+) -> FileCheck:
+    """Compare the files below `dest` with `expected` ({relative path: sha256}).
+
+    With `hashes`, every file is hashed (the fetch jobs). Without, only existence and the
+    `sizes` given are checked: cheap enough for every start of the workflow.
+    """
+    sizes = sizes or {}
+    missing: list[str] = []
+    changed: list[str] = []
+    for rel, digest in sorted(expected.items()):
+        path = dest / rel
+        if not path.is_file():
+            missing.append(rel)
+        elif (rel in sizes and path.stat().st_size != sizes[rel]) or (
+            hashes and sha256_of(path) != digest
+        ):
+            changed.append(rel)
+    return FileCheck(len(expected), tuple(missing), tuple(changed))
+
+
+def check_manifest(dest: Path, hashes: bool = True) -> FileCheck | None:
+    """Compare `dest` with `dest/MANIFEST.json` (see `compare_files`); None without one."""
     manifest_path = dest / MANIFEST_NAME
     if not manifest_path.is_file():
-        return False
+        return None
     recorded = json.loads(manifest_path.read_text())
-    files: dict[str, str] = recorded.get("files", {})
-    return bool(files) and all(
-        (dest / rel).is_file() and sha256_of(dest / rel) == digest for rel, digest in files.items()
+    return compare_files(dest, recorded.get("files", {}), recorded.get("sizes"), hashes)
+
+
+def verify_manifest(dest: Path) -> bool:
+    """True if `dest/MANIFEST.json` exists and every listed file has its recorded hash."""
+    check = check_manifest(dest)
+    return check is not None and check.intact
+
+
+def report_changes(dest: Path, check: FileCheck, deleted: Sequence[str] = ()) -> None:
+    """Say loudly, on the terminal and in the job log, which fetched files were edited or
+    deleted (and which files that were not fetched go), before the fetch restores them."""
+    if not (check.missing or check.changed or deleted):
+        return
+    count = len(check.missing) + len(check.changed)
+    lines = [
+        f"{count} fetched file(s) in {dest}/ were changed or deleted since they were fetched, "
+        "and are restored now (the changes are lost):",
+        *(f"  changed: {dest / rel}" for rel in check.changed),
+        *(f"  missing: {dest / rel}" for rel in check.missing),
+        *(f"  not fetched, deleted: {dest / rel}" for rel in deleted),
+        USER_DATA_ADVICE,
+    ]
+    log.warning("\n".join(lines), extra=TERMINAL)
+
+
+def _unlisted_files(dest: Path, listed: Iterable[str]) -> list[str]:
+    """Files below `dest` that are not in `listed` (the manifest aside)."""
+    known = {*listed, MANIFEST_NAME}
+    return sorted(
+        rel
+        for path in dest.rglob("*")
+        if path.is_file() and (rel := path.relative_to(dest).as_posix()) not in known
     )
+
+
+def _write_manifest(dest: Path, files: Mapping[str, str], **source: str) -> Path:
+    """Write `dest/MANIFEST.json`: the source, and each file's SHA-256 and size (the size
+    lets the workflow notice a deleted or edited file at start-up without hashing)."""
+    manifest_path = dest / MANIFEST_NAME
+    content = {
+        **source,
+        "files": dict(sorted(files.items())),
+        "sizes": {rel: (dest / rel).stat().st_size for rel in sorted(files)},
+    }
+    manifest_path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    return manifest_path
 
 
 def fetch_pose2sim(dest: Path, cache_dir: Path, spec: WheelSpec = POSE2SIM_WHEEL) -> Path:
     """Make `dest` hold the Pose2Sim demo, OpenSim set-up and marker augmenter files.
 
     Idempotent: a complete, verified `dest` is left untouched. Returns the manifest path.
+    Files changed or deleted since an earlier fetch are compared with the wheel itself
+    (Snakemake deletes the manifest before it re-runs the fetch job) and reported loudly
+    before the folder is replaced.
     """
-    manifest_path = dest / MANIFEST_NAME
     if verify_manifest(dest):
         log.info("%s is complete and verified; nothing to do", dest)
-        return manifest_path
+        return dest / MANIFEST_NAME
     wheel = download_wheel(spec, cache_dir)
+    source = {"source": spec.requirement, "wheel_sha256": spec.sha256}
+    if dest.is_dir() and any(p.is_file() for p in dest.rglob("*")):  # fetched before
+        expected = member_hashes(wheel, "Pose2Sim/", POSE2SIM_MEMBERS)
+        check = compare_files(dest, expected)
+        unlisted = _unlisted_files(dest, expected)
+        if check.intact and not unlisted:
+            log.info("%s matches %s; manifest written again", dest, wheel.name)
+            return _write_manifest(dest, expected, **source)
+        report_changes(dest, check, deleted=unlisted)
     files = extract_members(wheel, "Pose2Sim/", POSE2SIM_MEMBERS, dest)
-    manifest = {"source": spec.requirement, "wheel_sha256": spec.sha256, "files": files}
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log.info("Extracted %d files from %s into %s", len(files), wheel.name, dest)
-    return manifest_path
+    return _write_manifest(dest, files, **source)
 
 
 # OpenCap's LaiUhlrich2022 model with the marker set and set-ups of its marker augmenter,
@@ -243,6 +364,10 @@ def fetch_opencap_core(dest: Path, local_copy: Path | None = None) -> Path:
     """
     dest.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, str] = {}
+    # Edited files are reported before they are replaced; a missing file is not (it may be
+    # one an interrupted run did not download yet): the workflow reports deleted ones at start.
+    check = compare_files(dest, {Path(p).name: d for p, d in OPENCAP_CORE_FILES.items()})
+    report_changes(dest, FileCheck(check.listed, changed=check.changed))
     for path, digest in OPENCAP_CORE_FILES.items():
         name = Path(path).name
         target = dest / name
@@ -279,10 +404,5 @@ def fetch_opencap_core(dest: Path, local_copy: Path | None = None) -> Path:
                 f"{OPENCAP_CORE_COMMIT} ({', '.join(OPENCAP_CORE_FILES)}) elsewhere and set "
                 "opensim.setups.opencap-core.local_copy to their folder."
             ) from error
-    manifest_path = dest / MANIFEST_NAME
-    content = {
-        "source": f"{OPENCAP_CORE_REPOSITORY}@{OPENCAP_CORE_COMMIT}",
-        "files": dict(sorted(manifest.items())),
-    }
-    manifest_path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
-    return manifest_path
+    source = f"{OPENCAP_CORE_REPOSITORY}@{OPENCAP_CORE_COMMIT}"
+    return _write_manifest(dest, manifest, source=source)

@@ -7,14 +7,26 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
+
+# `log.warning(message, extra=TERMINAL)`: the message goes to the log file and also to the
+# terminal (the stderr of the Snakemake process), for what a user must not miss.
+TERMINAL = {"terminal": True}
+_terminal: TextIO | None = None
 
 
 def log_to_file(path: Path | str, level: int = logging.INFO) -> None:
-    """Redirect stdout/stderr (at the descriptor level) and the root logger to `path`."""
+    """Redirect stdout/stderr (at the descriptor level) and the root logger to `path`.
+
+    Records logged with `extra=TERMINAL` are also written to the stderr the process had.
+    """
+    global _terminal
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
+    if _terminal is None:
+        _terminal = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8")
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
@@ -28,3 +40,7 @@ def log_to_file(path: Path | str, level: int = logging.INFO) -> None:
         force=True,
     )
     logging.captureWarnings(True)
+    terminal = logging.StreamHandler(_terminal)
+    terminal.addFilter(lambda record: getattr(record, "terminal", False))
+    terminal.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.getLogger().addHandler(terminal)

@@ -14,6 +14,7 @@ from posebench.planning import (
     Plan,
     benchmark_path,
     check_config,
+    fetch_forced,
     log_path,
     name_pattern,
 )
@@ -27,13 +28,30 @@ SAMPLES_SCHEMA = str(
     Path(workflow.basedir) / "workflow" / "schemas" / "samples.schema.yaml"
 )
 
+
+def refetching(fetch):
+    """Whether this run re-runs the fetch rule of `fetch` anyway (--forcerun, -F, -f).
+
+    Asked while the DAG is built, when the run's settings are known (None while parsing).
+    """
+    settings = workflow.dag_settings
+    return settings is not None and fetch_forced(
+        fetch,
+        settings.forcerun,
+        settings.targets if settings.forcetargets else (),
+        settings.forceall,
+    )
+
+
 # What runs is decided in posebench.planning; each sample sheet is read and validated once.
+# Fetched folders are checked against their manifests when first needed (check_fetched).
 PLAN = Plan(
     config,
     sample_sheet=lambda dataset: checkpoints.describe_dataset.get(
         dataset=dataset
     ).output.samples,
     validate=lambda rows: validate(pd.DataFrame(rows), schema=SAMPLES_SCHEMA),
+    refetching=refetching,
 )
 
 # Jobs in their own software environment (--sdm conda) import posebench from src/.
