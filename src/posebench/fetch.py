@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from posebench.io.atomic import atomic_output, move_into_place, write_json
 from posebench.logs import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def download_wheel(spec: WheelSpec, cache_dir: Path) -> Path:
                 "refusing to use it."
             )
         target = cache_dir / wheels[0].name
-        shutil.move(str(wheels[0]), target)
+        move_into_place(wheels[0], target)
     return target
 
 
@@ -280,7 +281,7 @@ def _write_manifest(dest: Path, files: Mapping[str, str], **source: str) -> Path
         "files": dict(sorted(files.items())),
         "sizes": {rel: (dest / rel).stat().st_size for rel in sorted(files)},
     }
-    manifest_path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    write_json(manifest_path, content)
     return manifest_path
 
 
@@ -383,7 +384,8 @@ def fetch_opencap_core(dest: Path, local_copy: Path | None = None) -> Path:
                     f"{[str(c) for c in candidates]}). Copy the files of opencap-core commit "
                     f"{OPENCAP_CORE_COMMIT} there."
                 )
-            shutil.copyfile(match, target)
+            with atomic_output(target) as tmp:
+                shutil.copyfile(match, tmp)
             continue
         url = RAW_URL.format(
             repository=OPENCAP_CORE_REPOSITORY, commit=OPENCAP_CORE_COMMIT, path=path
