@@ -498,8 +498,11 @@ def test_image_sizes_match_up_to_codec_padding(
 @pytest.mark.parametrize(
     ("size", "expected"),
     [
-        ((960, 540), r"Camera cam2: the video \(clip.mp4\) is 960x540 px but its calibration "),
-        ((1080, 1920), r"is for 1920x1080 px \(the video is rotated\)"),
+        (
+            (960, 540),
+            r"Camera cam2: the video clip.mp4 is 960x540 px but the camera was calibrated ",
+        ),
+        ((1080, 1920), r"at 1920x1080 px, so the video is rotated"),
     ],
 )
 def test_video_of_another_size_than_calibrated_is_an_error(

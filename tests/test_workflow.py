@@ -211,11 +211,7 @@ def user_data_run(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """The demo as data placed by hand (a dataset without `fetch:`), run once."""
     workdir = tmp_path_factory.mktemp("user-data")
     shutil.copytree(demo_run / "resources" / "pose2sim" / "Demo_SinglePerson", workdir / "demo")
-    shutil.copytree(
-        demo_run / "resources" / "pose2sim",
-        workdir / "resources" / "pose2sim",
-        ignore=shutil.ignore_patterns("Demo_SinglePerson"),
-    )
+    shutil.copytree(demo_run / "resources" / "pose2sim", workdir / "resources" / "pose2sim")
     (workdir / "mine.yaml").write_text(
         "run: {datasets: [mine], models: [mediapipe-blazepose]}\n"
         "datasets: {mine: {adapter: pose2sim_demo, path: demo}}\n"

@@ -538,13 +538,20 @@ class Plan:
         ]
 
     def final_output(self) -> list[str]:
-        """Every stage's deliverables, so that deleting any of them re-creates it and what
-        depends on it."""
+        """Every output of every stage, so that deleting any of them (or a job killed
+        between writing two of its outputs) re-creates it and what depends on it."""
         return [
             *self.expand(PATHS.keypoints),
             *self.expand(PATHS.trc),
+            *self.expand(PATHS.reprojection),
+            *self.expand(PATHS.triangulation),
             *self.expand(PATHS.scaled_model, scaling_only=True),
+            *self.expand(PATHS.scaling, scaling_only=True),
             *self.expand(PATHS.motion),
+            *self.expand(PATHS.marker_errors),
+            *self.expand(PATHS.ik),
+            *self.expand(PATHS.statistics),
+            *self.expand(PATHS.quality),
             *self.expand(PATHS.plot),
             PATHS.all_statistics,
             PATHS.all_quality,

@@ -24,6 +24,7 @@ from posebench.io.atomic import atomic_output, write_json
 from posebench.io.errors import read_json
 from posebench.io.keypoints import KeypointFileError, Keypoints2D, load_keypoints
 from posebench.io.trc import write_trc
+from posebench.logs import TERMINAL
 from posebench.markersets import get_marker_set
 from posebench.timeseries import fill_gaps, lowpass_butterworth, resample, valid_frame_span
 from posebench.triangulation import (
@@ -121,26 +122,26 @@ def _check_against_calibration(
 ) -> None:
     """Each video's image size (and frame rate, where the calibration declares one) must be
     those the camera was calibrated for: pixel coordinates of another size are meaningless."""
-    declared_fps = read_json(calibration, "camera file").get("metadata", {}).get("fps")
+    metadata = read_json(calibration, "camera file").get("metadata", {})
+    source, declared_fps = metadata.get("source", calibration), metadata.get("fps")
     for camera, view, path in zip(cameras, views, files, strict=True):
-        video = view.metadata.get("video", "its video")
+        video = view.metadata.get("video", path)
         if not same_image_size(view.image_size, camera.image_size):
             (width, height), (cal_width, cal_height) = view.image_size, camera.image_size
-            rotated = (width, height) == (cal_height, cal_width)
+            rotated = same_image_size((height, width), camera.image_size)
             raise ReconstructionError(
-                f"Camera {camera.name}: the video ({video}) is {width}x{height} px but its "
-                f"calibration {calibration} is for {cal_width}x{cal_height} px"
-                f"{' (the video is rotated)' if rotated else ''}, so its keypoints ({path}) "
-                "cannot be triangulated. Use the camera's original, full-size and unrotated "
-                "video, or calibrate the camera at this size; then delete the keypoint file "
-                "and run snakemake again."
+                f"Camera {camera.name}: the video {video} is {width}x{height} px but the "
+                f"camera was calibrated ({source}) at {cal_width}x{cal_height} px"
+                f"{', so the video is rotated' if rotated else ''}; its keypoints cannot be "
+                "triangulated. Use the camera's original, full-size and unrotated video, or "
+                "calibrate the camera at this size, then run snakemake again."
             )
         if declared_fps is not None and not np.isclose(view.fps, declared_fps, rtol=0.01):
+            declared_in = metadata.get("fps_source", source)
             raise ReconstructionError(
-                f"Camera {camera.name}: the video ({video}) runs at {view.fps:g} fps but the "
-                f"dataset declares {declared_fps:g} fps ({calibration}). Use the original "
-                "video or correct the declared frame rate; then delete the keypoint file "
-                f"{path} and run snakemake again."
+                f"Camera {camera.name}: the video {video} runs at {view.fps:g} fps but the "
+                f"dataset declares {declared_fps:g} fps ({declared_in}). Use the original "
+                "video or correct the declared frame rate, then run snakemake again."
             )
 
 
@@ -195,6 +196,7 @@ def _usable_cameras(
                 "%s; it is left out of triangulation. Check its video shows the person, or "
                 "lower triangulation.min_detection_fraction.",
                 dropped[name],
+                extra=TERMINAL,
             )
     if usable.sum() < settings.min_views:
         listing = ", ".join(

@@ -4,6 +4,8 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
+from posebench.cleanup import Unfinished, discard_outdated
+
 from posebench.planning import (
     CAMERA_KEY,
     DETECTION_KEY,
@@ -178,3 +180,16 @@ def get_all_quality(wildcards):
 
 def get_scores(wildcards):
     return PLAN.scores(wildcards.dataset)
+
+
+def unfinished_jobs():
+    """Jobs this run had to run and did not finish (for the onerror hook)."""
+    dag = getattr(workflow, "dag", None)
+    if dag is None:
+        return []
+    return [
+        Unfinished(
+            job.rule.name, dict(job.wildcards_dict), [str(f) for f in job.output]
+        )
+        for job in dag.needrun_jobs()
+    ]

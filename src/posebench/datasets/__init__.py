@@ -84,8 +84,9 @@ def describe_dataset(
         raise SampleSheetError(
             f"Dataset {dataset!r} in {root}: no usable trial was found ({reasons or 'nothing'})."
         )
-    write_samples(samples_path, samples)
     if skipped_path is not None:
         with atomic_output(skipped_path) as tmp:
             skipped.to_csv(tmp, sep="\t", index=False)
+    # Last: the sample sheet's presence means the checkpoint finished.
+    write_samples(samples_path, samples)
     return samples

@@ -76,7 +76,7 @@ def describe_pose2sim_demo(
         metadata={
             "source": str(root / "calibration" / "Calib.qca.txt"),
             "world_to_opensim": Z_UP_TO_OPENSIM.tolist(),
-            **({} if fps is None else {"fps": fps}),
+            **({} if fps is None else {"fps": fps, "fps_source": str(root / "Config.toml")}),
         },
     )
     rows = [
