@@ -19,9 +19,14 @@ include: "workflow/rules/summarize.smk"
 include: "workflow/rules/evaluate.smk"
 
 
-# A failed run leaves no outdated result that looks valid (posebench.cleanup).
+# A failed run leaves no outdated result that looks valid (posebench.cleanup); a
+# successful one no stale incomplete-job marker.
 onerror:
     discard_outdated(unfinished_jobs())
+
+
+onsuccess:
+    settle_incomplete_markers()
 
 
 rule all:

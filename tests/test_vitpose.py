@@ -232,7 +232,7 @@ def test_detections_are_required_and_must_fit_the_video(
     output = tmp_path / "o.npz"
     with pytest.raises(BackendError, match=r"top-down and needs the person detections of .*cam01"):
         pose2d(video, output, coco, "coco17", None)  # type: ignore[arg-type]
-    with pytest.raises(BackendError, match=r"Detection file not found: .*absent.npz"):
+    with pytest.raises(BackendError, match=r"Detection file .*absent.npz does not exist"):
         pose2d(video, output, coco, "coco17", tmp_path / "absent.npz")
     boxes = np.array([figure_box(i) for i in range(FRAMES)], np.float32)
     scores = np.full(FRAMES, 0.9, np.float32)

@@ -11,7 +11,6 @@ opencap-core at a pinned commit, checked against pinned SHA-256s (or from a loca
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from posebench.io.atomic import atomic_output, move_into_place, write_json
+from posebench.io.errors import read_json
 from posebench.logs import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def check_manifest(dest: Path, hashes: bool = True) -> FileCheck | None:
     manifest_path = dest / MANIFEST_NAME
     if not manifest_path.is_file():
         return None
-    recorded = json.loads(manifest_path.read_text())
+    recorded = read_json(manifest_path, "fetch manifest")
     return compare_files(dest, recorded.get("files", {}), recorded.get("sizes"), hashes)
 
 

@@ -193,3 +193,20 @@ def unfinished_jobs():
         )
         for job in dag.needrun_jobs()
     ]
+
+
+def settle_incomplete_markers():
+    """After a successful run, clear Snakemake's incomplete-job markers of outputs that
+    exist: every output is written atomically (posebench.io.atomic), so an existing one
+    is complete, but Snakemake 9 does not consult the markers of jobs added after a
+    checkpoint, so the marker of a job killed after its last rename would stay forever.
+    """
+    persistence, dag = workflow.persistence, getattr(workflow, "dag", None)
+    unmark = getattr(persistence, "_unmark_incomplete", None)
+    marked = getattr(persistence, "_filter_incomplete_keys", None)
+    if dag is None or unmark is None or marked is None:
+        print("posebench: cannot clear stale incomplete-job markers with this Snakemake")
+        return
+    keys = [str(f) for job in dag.jobs for f in job.output if os.path.exists(f)]
+    for key in marked(keys):
+        unmark(key)
