@@ -205,7 +205,9 @@ def settle_incomplete_markers():
     unmark = getattr(persistence, "_unmark_incomplete", None)
     marked = getattr(persistence, "_filter_incomplete_keys", None)
     if dag is None or unmark is None or marked is None:
-        print("posebench: cannot clear stale incomplete-job markers with this Snakemake")
+        print(
+            "posebench: cannot clear stale incomplete-job markers with this Snakemake"
+        )
         return
     keys = [str(f) for job in dag.jobs for f in job.output if os.path.exists(f)]
     for key in marked(keys):
