@@ -226,7 +226,8 @@ CASES: dict[str, Case] = {
     ),
     "truncated video": Case(
         lambda w: truncate(w / VIDEOS / "cam04.mp4", 0.3),
-        ("demo/videos/cam04.mp4",),
+        ("Cannot open video demo/videos/cam04.mp4: not a video OpenCV can decode",
+         "Replace it with the camera's original recording"),
         absent=(PATHS.keypoints.replace("{camera}", "cam04"), *TRIANGULATED),
     ),
     "missing video": Case(
@@ -241,7 +242,8 @@ CASES: dict[str, Case] = {
             'focalLengthU="107599.671875"',
             'focalLengthU="nan"',
         ),
-        ("Calib.qca.txt", "cam01"),
+        ("demo/calibration/Calib.qca.txt: camera 'cam01': <intrinsic focalLengthU='nan'> "
+         "is not finite", "export the calibration again"),
         absent=(PATHS.samples,),
     ),
     "participant mass zero": Case(
@@ -314,7 +316,9 @@ CASES: dict[str, Case] = {
     "camera missing from the setup": Case(
         config("datasets: {mine: {adapter: pose2sim_demo, path: demo, camera_setups: "
                "{two: [cam01, cam09]}}}\n"),
-        ("cam09",),
+        ("camera setup 'two' of dataset 'mine' names cameras ['cam09'], which trial "
+         "P00/S00/balancing does not have",
+         "Fix `datasets: mine: camera_setups: two`"),
         unchanged=True,
     ),
     "fetched OpenSim model deleted": Case(

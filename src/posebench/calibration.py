@@ -57,7 +57,10 @@ def _number(path: Path, serial: str, element: ET.Element, key: str) -> float:
             f"{path}: camera {serial!r}: <{element.tag} {key}={text!r}> is not a number"
         ) from exc
     if not np.isfinite(value):
-        raise ValueError(f"{path}: camera {serial!r}: <{element.tag} {key}={text!r}> is not finite")
+        raise ValueError(
+            f"{path}: camera {serial!r}: <{element.tag} {key}={text!r}> is not finite; export "
+            "the calibration again from the capture software."
+        )
     return value
 
 

@@ -404,7 +404,8 @@ class Plan:
             raise PlanError(
                 f"config: camera setup {setup!r} of dataset {trial.dataset!r} names cameras "
                 f"{absent}, which trial {trial.subject}/{trial.session}/{trial.trial} does not "
-                f"have (it has {list(trial.cameras)})."
+                f"have (it has {list(trial.cameras)}). Fix `datasets: {trial.dataset}: "
+                f"camera_setups: {setup}` in the config."
             )
         return tuple(c for c in trial.cameras if c in cameras)
 

@@ -41,7 +41,10 @@ def probe_video(path: Path) -> VideoInfo:
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
-            raise VideoError(f"Cannot open video {path}: not a video OpenCV can decode.")
+            raise VideoError(
+                f"Cannot open video {path}: not a video OpenCV can decode (truncated, corrupt "
+                "or an unsupported codec). Replace it with the camera's original recording."
+            )
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         info = VideoInfo(
             path=path,
@@ -63,7 +66,10 @@ def check_decoded_frames(info: VideoInfo, decoded: int) -> None:
     """Raise if no frame decoded; log when the header's frame count differs (headers can
     over-count: the decoded frames are what counts)."""
     if decoded == 0:
-        raise VideoError(f"No frame of {info.path} could be decoded; the file is empty or corrupt.")
+        raise VideoError(
+            f"No frame of {info.path} could be decoded; the file is empty or corrupt. Replace "
+            "it with the camera's original recording."
+        )
     if decoded != info.frame_count_header:
         log.warning(
             "%s: decoded %d frames, container header says %d; using the %d decoded frames.",
