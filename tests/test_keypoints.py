@@ -87,3 +87,10 @@ def test_same_content_gives_the_same_bytes(tmp_path: Path) -> None:
     save_keypoints(first, sample())
     save_keypoints(second, sample())
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_frame_needs_a_scored_keypoint_with_a_position() -> None:
+    data = sample()
+    data.keypoints_px[3] = np.nan  # scores stay positive, positions are gone
+    data.keypoints_px[4, :2] = np.nan  # one keypoint of three keeps its position
+    assert data.detected_frames().tolist() == [True, True, False, False, True]

@@ -89,9 +89,9 @@ def _select_cameras(calibration: Path, camera_names: Sequence[str]) -> list[Came
     return [by_name[name] for name in camera_names]
 
 
-def _world_to_opensim(calibration: Path) -> npt.NDArray[np.float64]:
-    """The session's rotation from the calibration world frame into OpenSim's frame."""
-    metadata = read_json(calibration, "camera file").get("metadata", {})
+def _world_to_opensim(metadata: Mapping[str, Any], calibration: Path) -> npt.NDArray[np.float64]:
+    """The session's rotation from the calibration world frame into OpenSim's frame, from
+    the `metadata` of the camera file `calibration`."""
     rotation = np.asarray(metadata.get("world_to_opensim", np.nan), dtype=np.float64)
     if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6):
         raise ReconstructionError(
@@ -118,11 +118,12 @@ def _check_against_calibration(
     cameras: Sequence[Camera],
     views: Sequence[Keypoints2D],
     files: Sequence[Path],
+    metadata: Mapping[str, Any],
     calibration: Path,
 ) -> None:
-    """Each video's image size (and frame rate, where the calibration declares one) must be
-    those the camera was calibrated for: pixel coordinates of another size are meaningless."""
-    metadata = read_json(calibration, "camera file").get("metadata", {})
+    """Each video's image size (and frame rate, where the calibration's `metadata` declares
+    one) must be those the camera was calibrated for: pixel coordinates of another size are
+    meaningless."""
     source, declared_fps = metadata.get("source", calibration), metadata.get("fps")
     for camera, view, path in zip(cameras, views, files, strict=True):
         video = view.metadata.get("video", path)
@@ -267,14 +268,14 @@ def reconstruct_trial(
     views = [load_keypoints(path) for path in keypoint_files]
     for view, path in zip(views, keypoint_files, strict=True):
         markers.check_keypoints(view.keypoint_names, f"Keypoint file {path}")
-    _check_against_calibration(cameras, views, keypoint_files, calibration)
+    metadata = read_json(calibration, "camera file").get("metadata", {})
+    _check_against_calibration(cameras, views, keypoint_files, metadata, calibration)
     n_frames = _check_views(views, keypoint_files, settings.max_frame_mismatch)
     fps = views[0].fps
 
     keypoints_px = np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64)
     scores = np.stack([v.scores[:n_frames] for v in views]).astype(np.float64)
-    # As Keypoints2D.detected_frames: a keypoint with a positive score (and a position).
-    detected = np.asarray(((scores > 0) & np.isfinite(keypoints_px).all(axis=-1)).any(axis=-1))
+    detected = np.stack([v.detected_frames()[:n_frames] for v in views])
     usable, detection_fraction, cameras_dropped = _usable_cameras(
         camera_names, detected, settings, keypoint_files[0].parent
     )
@@ -310,7 +311,7 @@ def reconstruct_trial(
     if settings.filter_cutoff_hz is not None:
         filled = lowpass_butterworth(filled, fps, settings.filter_cutoff_hz, settings.filter_order)
     times, resampled = resample(filled, fps, settings.output_rate_hz)
-    world_to_opensim = _world_to_opensim(calibration)
+    world_to_opensim = _world_to_opensim(metadata, calibration)
     opensim_points = resampled @ world_to_opensim.T
 
     span = valid_frame_span(opensim_points)

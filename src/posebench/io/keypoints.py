@@ -55,8 +55,9 @@ class Keypoints2D:
         return int(self.keypoints_px.shape[0])
 
     def detected_frames(self) -> npt.NDArray[np.bool_]:
-        """Frames where at least one keypoint has a positive score."""
-        return np.asarray((self.scores > 0).any(axis=1))
+        """Frames where at least one keypoint has a positive score and a position."""
+        placed = np.isfinite(self.keypoints_px).all(axis=-1)
+        return np.asarray(((self.scores > 0) & placed).any(axis=1))
 
 
 def save_keypoints(path: Path, data: Keypoints2D) -> None:
