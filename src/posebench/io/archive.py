@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from posebench.io.atomic import atomic_output
-from posebench.io.errors import CORRUPTION, regenerate_hint, unreadable_message
+from posebench.io.errors import reading, regenerate_hint
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -49,15 +49,12 @@ def read_archive(
     """Read the arrays `names` and the meta of `path`; `error` (naming the file, the `kind`
     of file and the `rule` that re-creates it) when missing, unreadable or of another
     format version."""
-    if not path.is_file():
-        hint = regenerate_hint(path, rule, missing=True)
-        raise error(f"{kind.capitalize()} {path} does not exist. {hint}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in names}
-            meta = json.loads(str(archive["meta"]))
-    except CORRUPTION as error_:
-        raise error(unreadable_message(path, kind, error_, rule)) from error_
+    with (
+        reading(path, kind, rule=rule, error=error),
+        np.load(path, allow_pickle=False) as archive,
+    ):
+        arrays = {name: archive[name] for name in names}
+        meta = json.loads(str(archive["meta"]))
     if meta.get("format_version") != format_version:
         raise error(
             f"{path} has format version {meta.get('format_version')}, expected "

@@ -64,18 +64,28 @@ def unreadable_message(
 
 
 @contextmanager
-def reading(path: Path | str, kind: str) -> Iterator[None]:
-    """Turn any error raised while reading `path` into `UnreadableFileError`."""
+def reading(
+    path: Path | str,
+    kind: str,
+    *,
+    rule: str | None = None,
+    error: type[Exception] | None = None,
+) -> Iterator[None]:
+    """Turn any error raised while reading `path` into `UnreadableFileError` (a missing
+    file: `MissingFileError`), or into `error` when given; `rule` is named when the path
+    does not say which rule writes the file."""
     try:
         yield
     except UnreadableFileError:
         raise
-    except FileNotFoundError as error:
-        raise MissingFileError(
-            f"{kind.capitalize()} {path} does not exist. {regenerate_hint(path, missing=True)}"
-        ) from error
-    except CORRUPTION as error:
-        raise UnreadableFileError(unreadable_message(path, kind, error)) from error
+    except FileNotFoundError as problem:
+        hint = regenerate_hint(path, rule, missing=True)
+        raise (error or MissingFileError)(
+            f"{kind.capitalize()} {path} does not exist. {hint}"
+        ) from problem
+    except CORRUPTION as problem:
+        message = unreadable_message(path, kind, problem, rule)
+        raise (error or UnreadableFileError)(message) from problem
 
 
 def read_json(path: Path | str, kind: str = "JSON file") -> Any:
