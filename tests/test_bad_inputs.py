@@ -14,7 +14,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,10 @@ import pytest
 
 from posebench.io.atomic import KILL_VARIABLE
 from posebench.planning import PATHS
+from snakemake_runner import DEFAULT_CONFIG, REPO, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-REPO = Path(__file__).resolve().parents[1]
 UNIT = {
     "dataset": "mine",
     "subject": "P00",
@@ -55,23 +54,13 @@ def snakemake(
 ) -> subprocess.CompletedProcess[str]:
     """Run the workflow on `workdir` with the user-data config (a process group of its own,
     so that a crash test can kill the whole run)."""
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(REPO / "config" / "config.yaml"), "mine.yaml",
-        "--cores", "2",
-        *args,
-    ]  # fmt: skip
-    return subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        check=False,
-        cwd=workdir,
-        start_new_session=True,
-    )
+    return run_snakemake(
+        workdir,
+        "--cores", "2", *args,
+        configs=(DEFAULT_CONFIG, "mine.yaml"),
+        env=env,
+        new_session=True,
+    )  # fmt: skip
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -319,23 +319,16 @@ def test_workflow_stops_on_a_deleted_fetched_file_and_the_fetch_rule_reports_it(
 ) -> None:
     """Snakemake itself: the dry run names the file and the rule; the forced fetch restores it
     and says so on the terminal."""
-    import os
     import shutil
     import subprocess
-    import sys
 
-    repo = Path(__file__).resolve().parents[1]
+    from snakemake_runner import REPO, run_snakemake
+
     (tmp_path / "resources").mkdir()
-    shutil.copytree(repo / "resources" / "cache", tmp_path / "resources" / "cache")
+    shutil.copytree(REPO / "resources" / "cache", tmp_path / "resources" / "cache")
 
     def snakemake(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [
-            sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
-            "--directory", str(tmp_path), "--configfile", str(repo / "config" / "config.yaml"),
-            "--cores", "1", *args,
-        ]  # fmt: skip
-        env = {**os.environ, "POSEBENCH_OFFLINE": "1"}
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
+        return run_snakemake(tmp_path, "--cores", "1", *args, env={"POSEBENCH_OFFLINE": "1"})
 
     manifest = "resources/pose2sim/MANIFEST.json"
     assert snakemake(manifest).returncode == 0

@@ -3,9 +3,6 @@ scored against the known truth (config/synthetic.yaml, with two of its models)."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,25 +10,20 @@ import pytest
 
 from posebench.evaluation import SCORED_DOFS
 from posebench.planning import PATHS
+from snakemake_runner import REPO, run_snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("synthetic")
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(REPO / "config" / "synthetic.yaml"),
+    result = run_snakemake(
+        workdir,
         "--config", "run={'datasets': ['synthetic'], 'models': ['oracle-clean', 'oracle-noise3']}",
         "--cores", "2",
-    ]  # fmt: skip
-    result = subprocess.run(
-        cmd, capture_output=True, text=True, check=False, cwd=workdir, env=os.environ
-    )
+        configs=(REPO / "config" / "synthetic.yaml",),
+    )  # fmt: skip
     if result.returncode != 0:
         logs = "\n".join(
             f"--- {p}\n{p.read_text()[-2000:]}"

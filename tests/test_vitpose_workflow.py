@@ -4,10 +4,8 @@ meaningless; the flow, the caching of detections per detector and every file are
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +19,8 @@ from posebench.io.keypoints import load_keypoints
 from posebench.io.trc import read_trc
 from posebench.markersets import ANATOMICAL_KEYPOINTS
 from posebench.planning import PATHS
+from snakemake_runner import DEFAULT_CONFIG, run_snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 CAMERAS = ["cam01", "cam02", "cam03", "cam04"]
 TRIAL = {"dataset": "pose2sim-demo", "subject": "P00", "session": "S00", "trial": "balancing"}
 
@@ -38,16 +36,7 @@ pytestmark = pytest.mark.workflow
 def snakemake(
     workdir: Path, config: Path, *args: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(REPO / "config" / "config.yaml"), str(config),
-        *args,
-    ]  # fmt: skip
-    return subprocess.run(
-        cmd, capture_output=True, text=True, check=False, cwd=workdir, env={**os.environ, **env}
-    )
+    return run_snakemake(workdir, *args, configs=(DEFAULT_CONFIG, config), env=env)
 
 
 def jobs(result: subprocess.CompletedProcess[str]) -> dict[str, int]:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,8 @@ import pytest
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
 from posebench.planning import PATHS
+from snakemake_runner import DEFAULT_CONFIG, run_snakemake
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 UNIT = {
     "dataset": "pose2sim-demo",
     "subject": "P00",
@@ -42,15 +40,7 @@ pytestmark = pytest.mark.workflow
 def snakemake(
     workdir: Path, *args: str, configs: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        *SNAKEMAKE,
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(REPO / "config" / "config.yaml"), *configs,
-        *args,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=workdir)
+    return run_snakemake(workdir, *args, configs=(DEFAULT_CONFIG, *configs))
 
 
 def dry_run_jobs(workdir: Path, configs: tuple[str, ...] = ()) -> dict[str, int]:

@@ -209,6 +209,6 @@ def settle_incomplete_markers():
             "posebench: cannot clear stale incomplete-job markers with this Snakemake"
         )
         return
-    keys = [str(f) for job in dag.jobs for f in job.output if os.path.exists(f)]
-    for key in marked(keys):
-        unmark(key)
+    for key in marked(str(f) for job in dag.jobs for f in job.output):
+        if os.path.exists(key):
+            unmark(key)
