@@ -27,7 +27,7 @@ from posebench.backends.vitpose import VitPoseBackend
 from posebench.detection import DetectionTrack, save_detections
 from posebench.io.keypoints import load_keypoints
 from posebench.pose2d import run_pose2d
-from posebench.video import iter_frames_rgb
+from posebench.video import iter_frame_slots
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 12
 GAPS = [2, 5, 6]
@@ -154,7 +154,9 @@ def test_heatmap_peaks_map_back_to_image_pixels(
 
     monkeypatch.setattr(backend._model, "forward", known)
     backend.start_video(video, detections)
-    keypoints, scores = backend.predict(list(iter_frames_rgb(video)))
+    slots, frames = zip(*iter_frame_slots(video), strict=True)
+    assert slots == tuple(range(FRAMES))
+    keypoints, scores = backend.predict(frames, slots)
     assert np.isnan(keypoints[GAPS]).all() and (scores[GAPS] == 0).all()
     present = [i for i in range(FRAMES) if i not in GAPS]
     np.testing.assert_allclose(scores[present], 0.9, atol=1e-3)
@@ -185,11 +187,11 @@ def test_out_of_memory_halves_the_crop_batch(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    frames = list(iter_frames_rgb(video))
+    slots, frames = zip(*iter_frame_slots(video), strict=True)
     backend = create_backend("vitpose", "coco-tiny", "coco17", CPU, coco)
     assert isinstance(backend, VitPoseBackend)
     backend.start_video(video, detections)
-    expected = backend.predict(frames)
+    expected = backend.predict(frames, slots)
 
     forward = backend._model.forward
     sizes: list[int] = []
@@ -203,7 +205,7 @@ def test_out_of_memory_halves_the_crop_batch(
     monkeypatch.setattr(backend._model, "forward", limited)
     backend.start_video(video, detections)
     with caplog.at_level(logging.WARNING, logger="posebench.backends.vitpose"):
-        keypoints, scores = backend.predict(frames)
+        keypoints, scores = backend.predict(frames, slots)
     np.testing.assert_allclose(keypoints, expected[0], atol=1e-4, equal_nan=True)
     np.testing.assert_allclose(scores, expected[1], atol=1e-5)
     # 9 crops (12 frames, 3 gaps): all 9 at once fail, then chunks of 4, 4 and 1.
@@ -218,7 +220,7 @@ def test_out_of_memory_halves_the_crop_batch(
     monkeypatch.setattr(backend._model, "forward", always_oom)
     backend.start_video(video, detections)
     with pytest.raises(BackendError, match="Lower crop_batch_size / batch_size of this model"):
-        backend.predict(frames)
+        backend.predict(frames, slots)
 
 
 def test_checkpoint_must_match_marker_set(coco: Path) -> None:

@@ -8,11 +8,17 @@ the first frame with any person starts the track at its best box; later frames c
 it with the candidate overlapping the last kept box the most (IoU >= 0.1) and otherwise
 jump to the best candidate. Frames without a candidate are gaps (NaN box, score 0).
 
+The track has one row per frame slot of the video (`posebench.video`: slot j is the frame
+at t = j / fps); slots the video lacks (dropped frames) hold a NaN box and score 0, like
+gaps, and do not break the track (it continues from the last kept box).
+
 Detection file (one per detector and video): a NumPy archive with `boxes` (F, 4) float32
 x1, y1, x2, y2 in pixels of the original image, `scores` (F,) float32, and `meta`, a JSON
 string with `format_version`, `detector`, `score_threshold`, `fps`, `image_size`
-[width, height], `n_frames` (decoded frames), `frame_count_header` (the container's
-count), `video` and `track_jumps`. It is written atomically.
+[width, height], `n_frames` (frame slots), `frame_count_header` (the container's
+count), `video`, `track_jumps` and `slots` (`posebench.video.SlotSummary.metadata`: slot
+count, missing slots and their first indices, timestamps or decode order; absent in files
+written before frames were placed on slots). It is written atomically.
 
 `prefetch` decodes ahead of the model in a background thread; the pose stage reuses it.
 """
@@ -22,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +37,11 @@ import numpy.typing as npt
 
 from posebench.io.archive import read_archive, write_archive
 from posebench.video import (
+    SlotStats,
     VideoError,
     batched,
     check_decoded_frames,
-    iter_frames_rgb,
+    iter_frame_slots,
     prefetch,
     probe_video,
 )
@@ -58,12 +65,13 @@ class DetectionError(RuntimeError):
 
 @dataclass(frozen=True)
 class DetectionTrack:
-    """The tracked person box of every frame of one video.
+    """The tracked person box of every frame slot of one video.
 
-    `boxes` is (frames, 4) x1, y1, x2, y2 in pixels, NaN on frames without a person;
-    `scores` is (frames,) in [0, 1], 0 on those frames. `image_size` is (width, height);
-    `frame_count_header` is the video header's frame count, which identifies the video
-    even where the header over-counts the decodable frames.
+    `boxes` is (slots, 4) x1, y1, x2, y2 in pixels, NaN on slots without a person or
+    without a frame; `scores` is (slots,) in [0, 1], 0 on those slots. `image_size` is
+    (width, height); `frame_count_header` is the video header's frame count, which
+    identifies the video. `slots` is the video's `SlotSummary.metadata()` (empty for tracks
+    not made by `detect_video`).
     """
 
     boxes: npt.NDArray[np.float32]
@@ -75,6 +83,7 @@ class DetectionTrack:
     video: str
     frame_count_header: int
     track_jumps: int = 0
+    slots: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         frames = self.boxes.shape[0]
@@ -120,6 +129,7 @@ def save_detections(path: Path, track: DetectionTrack) -> None:
         "video": track.video,
         "frame_count_header": track.frame_count_header,
         "track_jumps": track.track_jumps,
+        "slots": track.slots,
     }
     arrays = {"boxes": track.boxes.astype(np.float32), "scores": track.scores.astype(np.float32)}
     write_archive(path, arrays, meta)
@@ -147,6 +157,7 @@ def load_detections(path: Path) -> DetectionTrack:
             video=str(meta["video"]),
             frame_count_header=int(meta["frame_count_header"]),
             track_jumps=int(meta["track_jumps"]),
+            slots=dict(meta.get("slots", {})),  # absent in files of format 1 before slots
         )
         frames = int(meta["n_frames"])
     except (KeyError, IndexError, ValueError, TypeError, DetectionError) as error:
@@ -327,8 +338,8 @@ def detect_video(
     precision: str = "fp32",
     progress_every_s: float = 10.0,
 ) -> DetectionTrack:
-    """Detect and track the person in every decodable frame of `video`; save the track to
-    `output` (see the module docstring for the format) and return it.
+    """Detect and track the person in every decodable frame of `video`; save the track, one
+    row per frame slot, to `output` (see the module docstring for the format) and return it.
 
     Frames are decoded in a background thread and passed to the detector in batches of
     `batch_size`; the video is never held in memory. Raises VideoError if no frame
@@ -336,19 +347,20 @@ def detect_video(
     """
     info = probe_video(video)
     detector = _PersonDetector(weights_dir, detector_name, device, precision)
+    stats = SlotStats()
     boxes: list[npt.NDArray[np.float32]] = []
     scores: list[float] = []
     previous: npt.NDArray[np.float32] | None = None
     jumps = 0
     started = last_report = time.monotonic()
-    for batch in prefetch(batched(iter_frames_rgb(video), batch_size)):
-        for frame in batch:
+    for batch in prefetch(batched(iter_frame_slots(video, stats), batch_size)):
+        for slot, frame in batch:
             if frame.shape[:2] != (info.height, info.width):
                 raise VideoError(
-                    f"{video}: frame {len(boxes)} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"{video}: frame slot {slot} is {frame.shape[1]}x{frame.shape[0]}, "
                     f"header says {info.width}x{info.height}."
                 )
-        for frame_boxes, frame_scores in detector(batch, score_threshold):
+        for frame_boxes, frame_scores in detector([frame for _, frame in batch], score_threshold):
             index, jumped = select_box(frame_boxes, frame_scores, previous)
             if index is None:
                 boxes.append(np.full(4, np.nan, dtype=np.float32))
@@ -361,15 +373,20 @@ def detect_video(
         now = time.monotonic()
         if now - last_report >= progress_every_s:
             log.info(
-                "%s: %d/%d frames (%.1f frames/s)",
-                video.name, len(boxes), info.frame_count_header, len(boxes) / (now - started),
+                "%s: %d frames decoded, up to slot %d of %d (%.1f frames/s)",
+                video.name, len(boxes), batch[-1][0], info.frame_count_header,
+                len(boxes) / (now - started),
             )  # fmt: skip
             last_report = now
-    decoded = len(boxes)
-    check_decoded_frames(info, decoded)
+    summary = check_decoded_frames(info, stats)
+    decoded = summary.decoded
+    slot_boxes = np.full((summary.n_slots, 4), np.nan, dtype=np.float32)
+    slot_scores = np.zeros(summary.n_slots, dtype=np.float32)
+    slot_boxes[summary.slots] = np.stack(boxes)
+    slot_scores[summary.slots] = scores
     track = DetectionTrack(
-        boxes=np.stack(boxes).astype(np.float32),
-        scores=np.asarray(scores, dtype=np.float32),
+        boxes=slot_boxes,
+        scores=slot_scores,
         detector=detector_name,
         score_threshold=float(score_threshold),
         fps=info.fps,
@@ -377,13 +394,16 @@ def detect_video(
         video=str(video),
         frame_count_header=info.frame_count_header,
         track_jumps=jumps,
+        slots=summary.metadata(),
     )
     elapsed = time.monotonic() - started
-    gaps = int((~track.found()).sum())
+    gaps = int((~track.found()[summary.slots]).sum())
     log.info(
-        "%s: %d frames in %.1f s (%.1f frames/s); %d frames without a person; the track "
-        "jumped %d times (no box overlapping the previous one by IoU >= %.1f)",
-        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), gaps, jumps, TRACK_MIN_IOU,
+        "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
+        "without a person; the track jumped %d times (no box overlapping the previous one by "
+        "IoU >= %.1f)",
+        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
+        summary.missing.size, gaps, jumps, TRACK_MIN_IOU,
     )  # fmt: skip
     if gaps == decoded:
         log.warning("%s: no person with score >= %.2f in any frame", video, score_threshold)

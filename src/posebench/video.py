@@ -1,13 +1,27 @@
-"""Stream frames from a video file without holding the video in memory, in batches,
-decoded ahead in a background thread."""
+"""Stream frames from a video file, each on its frame slot, without holding the video in
+memory, in batches, decoded ahead in a background thread.
+
+Frame slots: slot j of a video is the frame at t = j / fps (fps from the container
+header). A recorder that drops a frame can leave its slot empty (e.g. a zero-size chunk in
+an MJPG AVI, as in OpenCap's LabValidation videos), so decoded frame i is not always slot i.
+`iter_frame_slots` places each decoded frame on slot round(t * fps), t being the frame's
+timestamp (OpenCV's CAP_PROP_POS_MSEC right after the frame is read). Slots strictly
+increase: a frame landing on the slot of the frame before it (variable frame rate) is
+dropped, keeping the first (counted and logged). A container without usable timestamps
+(not finite, negative or not increasing, e.g. stuck at 0) falls back to decode order, with
+a warning naming the file. A video has `slot_count` = max(header frame count, last decoded
+slot + 1) slots; the slots without a frame are "missing" (`check_decoded_frames` logs
+them). Downstream arrays have one row per slot, missing slots NaN with score 0.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +31,10 @@ import numpy.typing as npt
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+MISSING_SLOTS_LISTED = 100  # missing slot indices recorded in output metadata
+MISSING_SLOTS_LOGGED = 10  # missing slot indices named in the warning
+MAX_SLOTS_PER_FRAME = 4  # beyond the header, more slots than this per decoded frame: an error
 
 
 class VideoError(RuntimeError):
@@ -62,33 +80,172 @@ def probe_video(path: Path) -> VideoInfo:
     return info
 
 
-def check_decoded_frames(info: VideoInfo, decoded: int) -> None:
-    """Raise if no frame decoded; log when the header's frame count differs (headers can
-    over-count: the decoded frames are what counts)."""
-    if decoded == 0:
+@dataclass
+class SlotStats:
+    """What `iter_frame_slots` saw, filled in while it runs (read it once iteration ended).
+
+    `slots` is the slot of each yielded frame (strictly increasing); `decoded` counts every
+    frame the decoder returned, including the `duplicates` dropped because their slot was
+    already taken. `timestamps` is False once the container's timestamps proved unusable
+    (`fallback_at`: the decoded frame where that happened) and frames were placed in
+    decode order from there on.
+    """
+
+    decoded: int = 0
+    slots: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    timestamps: bool = True
+    fallback_at: int | None = None
+
+
+@dataclass(frozen=True)
+class SlotSummary:
+    """The frame slots of one decoded video (see the module docstring).
+
+    `slots` holds the slot of each decoded frame in order, `missing` the slots without a
+    frame; `n_slots` = max(header frame count, last decoded slot + 1).
+    """
+
+    path: Path
+    n_slots: int
+    slots: npt.NDArray[np.intp]
+    missing: npt.NDArray[np.intp]
+    duplicates: int
+    timestamps: bool
+    frame_count_header: int
+
+    @property
+    def decoded(self) -> int:
+        """Frames placed on a slot."""
+        return int(self.slots.size)
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-ready record for output files: the slot count, the number of missing slots
+        and the first MISSING_SLOTS_LISTED of their indices, how slots were assigned."""
+        return {
+            "n_slots": self.n_slots,
+            "decoded_frames": self.decoded,
+            "missing_slots": int(self.missing.size),
+            "missing_slot_indices": self.missing[:MISSING_SLOTS_LISTED].tolist(),
+            "duplicate_frames_dropped": self.duplicates,
+            "slot_source": "timestamps" if self.timestamps else "decode_order",
+            "frame_count_header": self.frame_count_header,
+        }
+
+
+def slot_count(frame_count_header: int, last_slot: int) -> int:
+    """Number of frame slots of a video: the header's frame count defines them, unless
+    frames decode beyond it (a header that under-counts, or says 0)."""
+    return max(frame_count_header, last_slot + 1, 0)
+
+
+def check_decoded_frames(info: VideoInfo, stats: SlotStats) -> SlotSummary:
+    """The slots of a video once `iter_frame_slots` has gone through it (`stats`).
+
+    Raises VideoError if no frame decoded, or if the timestamps place frames implausibly
+    far beyond the header's count. Logs a warning naming the empty (missing) slots.
+    """
+    path = info.path
+    if not stats.slots:
         raise VideoError(
-            f"No frame of {info.path} could be decoded; the file is empty or corrupt. Replace "
+            f"No frame of {path} could be decoded; the file is empty or corrupt. Replace "
             "it with the camera's original recording."
         )
-    if decoded != info.frame_count_header:
+    slots = np.asarray(stats.slots, dtype=np.intp)
+    if np.any(np.diff(slots) <= 0) or slots[0] < 0:
+        raise VideoError(f"{path}: frame slots must be >= 0 and strictly increasing.")
+    last = int(slots[-1])
+    n_slots = slot_count(info.frame_count_header, last)
+    if n_slots > max(info.frame_count_header, MAX_SLOTS_PER_FRAME * slots.size):
+        raise VideoError(
+            f"{path}: the frame timestamps place decoded frame {slots.size - 1} at slot {last} "
+            f"(t = {last / info.fps:.3f} s at {info.fps:g} fps), but only {slots.size} frames "
+            f"decode and the header says {info.frame_count_header}: the timestamps are "
+            "implausible. Re-encode the video with a constant frame rate or replace it with "
+            "the camera's original recording."
+        )
+    if last + 1 > info.frame_count_header:
         log.warning(
-            "%s: decoded %d frames, container header says %d; using the %d decoded frames.",
-            info.path, decoded, info.frame_count_header, decoded,
+            "%s: frames decode up to slot %d but the container header says %d frames; "
+            "using %d slots.",
+            path, last, info.frame_count_header, n_slots,
         )  # fmt: skip
+    filled = np.zeros(n_slots, dtype=bool)
+    filled[slots] = True
+    missing = np.flatnonzero(~filled).astype(np.intp)
+    if missing.size:
+        shown = ", ".join(str(int(s)) for s in missing[:MISSING_SLOTS_LOGGED])
+        more = ", ..." if missing.size > MISSING_SLOTS_LOGGED else ""
+        log.warning(
+            "%s: %d of %d frame slots are empty (dropped frames; slots %s%s); they hold NaN "
+            "keypoints and score 0.",
+            path, missing.size, n_slots, shown, more,
+        )  # fmt: skip
+    return SlotSummary(
+        path=path,
+        n_slots=n_slots,
+        slots=slots,
+        missing=missing,
+        duplicates=stats.duplicates,
+        timestamps=stats.timestamps,
+        frame_count_header=info.frame_count_header,
+    )
 
 
-def iter_frames_rgb(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    """Yield the decodable frames of `path` one at a time as RGB uint8 (H, W, 3) arrays."""
-    probe_video(path)
+def iter_frame_slots(
+    path: Path, stats: SlotStats | None = None
+) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
+    """Yield (slot, RGB uint8 (H, W, 3) frame) for the decodable frames of `path`, slots
+    strictly increasing (see the module docstring). `stats`, if given, is filled in."""
+    info = probe_video(path)
+    stats = SlotStats() if stats is None else stats
     capture = cv2.VideoCapture(str(path))
+    previous_msec = -math.inf
+    last_slot = -1
     try:
         while True:
             ok, frame_bgr = capture.read()
             if not ok:
-                return
-            yield np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+                break
+            index = stats.decoded
+            stats.decoded += 1
+            if stats.timestamps:
+                msec = float(capture.get(cv2.CAP_PROP_POS_MSEC))
+                if math.isfinite(msec) and msec >= 0 and msec > previous_msec:
+                    previous_msec = msec
+                    slot = round(msec / 1000.0 * info.fps)
+                else:
+                    stats.timestamps = False
+                    stats.fallback_at = index
+                    log.warning(
+                        "%s: no usable frame timestamps (CAP_PROP_POS_MSEC is %r at decoded "
+                        "frame %d, after %r); placing frames in decode order from slot %d on. "
+                        "Dropped frames cannot be located in this video: later frames may be "
+                        "placed early.",
+                        path, msec, index, previous_msec, last_slot + 1,
+                    )  # fmt: skip
+            if not stats.timestamps:
+                slot = last_slot + 1
+            if slot <= last_slot:  # variable frame rate: two frames in one slot
+                stats.duplicates += 1
+                continue
+            last_slot = slot
+            stats.slots.append(slot)
+            yield slot, np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     finally:
         capture.release()
+    if stats.duplicates:
+        log.warning(
+            "%s: %d decoded frames fell on a slot already taken by the previous frame "
+            "(variable frame rate?); kept the first frame of each slot.",
+            path, stats.duplicates,
+        )  # fmt: skip
+
+
+def iter_frames_rgb(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
+    """Yield the frames of `iter_frame_slots(path)` without their slots."""
+    for _, frame in iter_frame_slots(path):
+        yield frame
 
 
 def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:

@@ -20,9 +20,12 @@ class BackendError(RuntimeError):
 class PoseBackend(ABC):
     """A 2D pose model for a single person.
 
-    `predict` receives consecutive RGB frames (H, W, 3) of one video, in order, and returns
-    keypoints in pixels (N, K, 2) and scores (N, K) in [0, 1]. A frame without a person
-    gives NaN coordinates and score 0. Backends may keep temporal state between calls.
+    `predict` receives the decoded RGB frames (H, W, 3) of one video, in order, with the
+    frame slot of each (`posebench.video`: slot j is the frame at t = j / fps; slots
+    strictly increase, and slots the video lacks are skipped), and returns keypoints in
+    pixels (N, K, 2) and scores (N, K) in [0, 1], one row per frame given. A frame without
+    a person gives NaN coordinates and score 0. Backends may keep temporal state between
+    calls; per-slot inputs (detections, projections) are indexed by slot.
     """
 
     name: str
@@ -31,12 +34,16 @@ class PoseBackend(ABC):
 
     @abstractmethod
     def predict(
-        self, frames: FrameBatch
+        self, frames: FrameBatch, slots: Sequence[int]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 
     def start_video(self, video: Path, detections: Path | None = None) -> None:  # noqa: B027
         """Called before the first frame of each video, with the video's person detections
         (`posebench.detection`) for top-down backends."""
+
+    def end_video(self, n_slots: int) -> None:  # noqa: B027 - optional hook
+        """Called after the last frame of each video with its number of frame slots
+        (`posebench.video.slot_count`), e.g. to check per-slot inputs cover exactly them."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (models, sessions)."""
@@ -46,6 +53,20 @@ class PoseBackend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def slot_indices(frames: FrameBatch, slots: Sequence[int], context: str) -> npt.NDArray[np.intp]:
+    """`slots` as an index array, checked to give one slot >= 0 per frame; errors start with
+    `context` (the backend)."""
+    index = np.asarray(slots, dtype=np.intp).reshape(-1)
+    if index.size != len(frames):
+        raise BackendError(
+            f"{context}: predict got {len(frames)} frames but {index.size} frame slots; "
+            "pass the slot of each frame (posebench.video.iter_frame_slots)."
+        )
+    if index.size and index.min() < 0:
+        raise BackendError(f"{context}: frame slots must be >= 0, got {index.min()}.")
+    return index
 
 
 # (model name, marker set, backend options, folder of the model's weights or None)

@@ -2,7 +2,8 @@
 
 That wheel ships the trained pose detector and the "full" landmark model
 (`model_complexity=1`) inside the package, so it runs offline. Scores are the per-landmark
-`visibility` MediaPipe reports.
+`visibility` MediaPipe reports. Frame slots are not used: BlazePose tracks the person over
+the frames it is given, in order (a slot the video lacks is simply not seen).
 """
 
 from __future__ import annotations
@@ -10,14 +11,20 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from posebench.backends.base import BackendError, FrameBatch, PoseBackend, register_backend
+from posebench.backends.base import (
+    BackendError,
+    FrameBatch,
+    PoseBackend,
+    register_backend,
+    slot_indices,
+)
 from posebench.markersets import BLAZEPOSE_KEYPOINTS
 
 _ALLOWED_OPTIONS = {
@@ -67,8 +74,9 @@ class MediaPipeBlazePose(PoseBackend):
             )
 
     def predict(
-        self, frames: FrameBatch
+        self, frames: FrameBatch, slots: Sequence[int]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        slot_indices(frames, slots, f"Model {self.name!r}")  # checked, otherwise unused
         count = len(self.keypoint_names)
         keypoints = np.full((len(frames), count, 2), np.nan, dtype=np.float32)
         scores = np.zeros((len(frames), count), dtype=np.float32)

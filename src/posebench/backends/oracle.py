@@ -2,9 +2,11 @@
 
 Synthetic datasets (`posebench.synthetic`) store, next to each video
 `<trial>_syncdWithMocap.avi`, the projection of the OpenSim model's markers in that camera
-(`<trial>_oracle_keypoints.npz`). The oracle returns them as the keypoints of its marker
-set (keypoint -> OpenSim marker through the marker set; keypoints without a marker are
-never detected), with configurable corruption:
+(`<trial>_oracle_keypoints.npz`, one row per frame slot of the video). The oracle returns
+the rows of the slots it is given as the keypoints of its marker set (keypoint -> OpenSim
+marker through the marker set; keypoints without a marker are never detected), with
+configurable corruption (drawn for every slot, so it does not depend on which slots the
+video lacks):
 
 - `noise_px`: standard deviation of Gaussian pixel noise on x and y;
 - `drop_rate`: fraction of keypoints randomly not detected (NaN, score 0);
@@ -18,14 +20,20 @@ never detected), with configurable corruption:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from posebench.backends.base import BackendError, FrameBatch, PoseBackend, register_backend
+from posebench.backends.base import (
+    BackendError,
+    FrameBatch,
+    PoseBackend,
+    register_backend,
+    slot_indices,
+)
 from posebench.io.keypoints import Keypoints2D, load_keypoints
 from posebench.markersets import get_marker_set
 
@@ -75,7 +83,7 @@ class OracleBackend(PoseBackend):
                 )
         self._keypoints: npt.NDArray[np.float32] | None = None
         self._scores: npt.NDArray[np.float32] | None = None
-        self._next_frame = 0
+        self._projection: Path | None = None
 
     def start_video(self, video: Path, detections: Path | None = None) -> None:
         path = oracle_file(video)
@@ -86,7 +94,7 @@ class OracleBackend(PoseBackend):
             )
         projection = load_keypoints(path)
         self._keypoints, self._scores = self._corrupt(video, self._select(projection, path))
-        self._next_frame = 0
+        self._projection = path
 
     def _select(self, projection: Keypoints2D, path: Path) -> npt.NDArray[np.float64]:
         """(F, K, 2) positions of this marker set's keypoints; NaN for keypoints whose
@@ -127,19 +135,26 @@ class OracleBackend(PoseBackend):
         return noisy.astype(np.float32), detected.astype(np.float32)
 
     def predict(
-        self, frames: FrameBatch
+        self, frames: FrameBatch, slots: Sequence[int]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         if self._keypoints is None or self._scores is None:
             raise BackendError("OracleBackend.predict called before start_video")
-        stop = self._next_frame + len(frames)
-        if stop > len(self._keypoints):
+        index = slot_indices(frames, slots, f"Model {self.name!r}")
+        if index.size and index.max() >= len(self._keypoints):
             raise BackendError(
-                f"The video has more frames than its projected keypoints ({len(self._keypoints)})."
+                f"The video has a frame at slot {index.max()} but its projected keypoints "
+                f"{self._projection} hold {len(self._keypoints)} frame slots: they belong to "
+                "another video. Regenerate the synthetic dataset."
             )
-        keypoints = self._keypoints[self._next_frame : stop]
-        scores = self._scores[self._next_frame : stop]
-        self._next_frame = stop
-        return keypoints, scores
+        return self._keypoints[index], self._scores[index]
+
+    def end_video(self, n_slots: int) -> None:
+        if self._keypoints is not None and n_slots != len(self._keypoints):
+            raise BackendError(
+                f"The video has {n_slots} frame slots but its projected keypoints "
+                f"{self._projection} hold {len(self._keypoints)}: they belong to another "
+                "video. Regenerate the synthetic dataset."
+            )
 
 
 @register_backend("oracle")

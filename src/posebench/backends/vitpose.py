@@ -1,8 +1,9 @@
 """Top-down ViTPose (`vitpose` backend): SynthPose and COCO ViTPose checkpoints.
 
 The person box of each frame comes from the video's detection file (`posebench.detection`,
-given to `start_video`); frames without a box give NaN keypoints and score 0 without
-running the model. The box is cropped and resized to the model input by Transformers'
+given to `start_video`; one row per frame slot of the video, indexed by the slot of each
+frame); frames without a box give NaN keypoints and score 0 without running the model.
+The box is cropped and resized to the model input by Transformers'
 `VitPoseImageProcessor` (boxes in COCO format: top-left x, top-left y, width, height),
 `VitPoseForPoseEstimation` predicts heatmaps, and `post_process_pose_estimation` maps
 their maxima back to image pixels. Scores are heatmap maxima clipped to [0, 1]. The
@@ -35,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from posebench.backends.base import BackendError, FrameBatch, PoseBackend, register_backend
+from posebench.backends.base import (
+    BackendError,
+    FrameBatch,
+    PoseBackend,
+    register_backend,
+    slot_indices,
+)
 from posebench.detection import (
     DetectionError,
     DetectionTrack,
@@ -127,7 +134,7 @@ class VitPoseBackend(PoseBackend):
         )
         self._track: DetectionTrack | None = None
         self._video: Path | None = None
-        self._next_frame = 0
+        self._detections: Path | None = None
 
     def start_video(self, video: Path, detections: Path | None = None) -> None:
         if detections is None:
@@ -153,30 +160,45 @@ class VitPoseBackend(PoseBackend):
                 f"video {video} has {info.frame_count_header}: the detections belong to "
                 "another video. Delete the file and re-run the detect rule."
             )
+        if track.n_frames < info.frame_count_header:
+            raise BackendError(
+                f"{detections} holds {track.n_frames} frame slots, video {video} has at least "
+                f"{info.frame_count_header} (its header's frame count): the detections belong "
+                "to another video or were written before frames were placed on their slots. "
+                "Delete the file and re-run the detect rule."
+            )
         self._track = track
         self._video = video
-        self._next_frame = 0
+        self._detections = detections
 
     def predict(
-        self, frames: FrameBatch
+        self, frames: FrameBatch, slots: Sequence[int]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         if self._track is None:
             raise BackendError("VitPoseBackend.predict called before start_video")
-        start, stop = self._next_frame, self._next_frame + len(frames)
-        if stop > self._track.n_frames:
+        index = slot_indices(frames, slots, f"Model {self.name!r}")
+        if index.size and index.max() >= self._track.n_frames:
             raise BackendError(
-                f"{self._video} decodes to more frames than its detections hold "
-                f"({self._track.n_frames}). Delete the detection file and re-run the detect rule."
+                f"{self._video} has a frame at slot {index.max()} but its detections "
+                f"{self._detections} hold {self._track.n_frames} frame slots: they belong to "
+                "another video. Delete the file and re-run the detect rule."
             )
         keypoints = np.full((len(frames), len(self.keypoint_names), 2), np.nan, dtype=np.float32)
         scores = np.zeros((len(frames), len(self.keypoint_names)), dtype=np.float32)
-        found = np.flatnonzero(self._track.found()[start:stop])
+        found = np.flatnonzero(self._track.found()[index])
         if found.size:
-            boxes = self._track.boxes[start:stop][found].astype(np.float64)
+            boxes = self._track.boxes[index[found]].astype(np.float64)
             coco = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
             keypoints[found], scores[found] = self._estimate([frames[int(i)] for i in found], coco)
-        self._next_frame = stop
         return keypoints, scores
+
+    def end_video(self, n_slots: int) -> None:
+        if self._track is not None and n_slots != self._track.n_frames:
+            raise BackendError(
+                f"{self._detections} holds {self._track.n_frames} frame slots, video "
+                f"{self._video} has {n_slots}: the detections belong to another video. Delete "
+                "the file and re-run the detect rule."
+            )
 
     def _estimate(
         self, images: Sequence[npt.NDArray[np.uint8]], boxes: npt.NDArray[np.float64]

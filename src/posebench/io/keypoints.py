@@ -1,7 +1,11 @@
-"""Per-camera 2D keypoint files: frames x keypoints x (x, y, score), self-describing.
+"""Per-camera 2D keypoint files: frame slots x keypoints x (x, y, score), self-describing.
 
-One compressed NumPy archive per camera video and model. Pixel coordinates are in the
-original image; frames without a detected person hold NaN coordinates and score 0.
+One compressed NumPy archive per camera video and model, with one row per frame slot of
+the video (`posebench.video`: slot j is the frame at t = j / fps); slots the video lacks
+hold NaN and score 0. Pixel coordinates are in the original image; frames without a
+detected person also hold NaN coordinates and score 0. The pose2d stage records the slots
+in `metadata["slots"]` (slot count, missing slots and their first indices, timestamps or
+decode order).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ class Keypoints2D:
     """2D keypoints of one camera video.
 
     `keypoints_px` is (frames, keypoints, 2) in pixels; `scores` is (frames, keypoints) in
-    [0, 1]. `image_size` is (width, height) in pixels.
+    [0, 1]; one row per frame slot of the video (slots the video lacks hold NaN and score 0).
+    `image_size` is (width, height) in pixels.
     """
 
     keypoints_px: npt.NDArray[np.float32]
