@@ -193,6 +193,9 @@ class BuiltDataset:
     ground_truths: int = 0
 
 
+MOCAP_MODEL = "LaiArnoldModified2017_poly_withArms_weldHand_scaled.osim"
+
+
 def build_labvalidation(
     root: Path,
     subjects: int | Sequence[str],
@@ -206,7 +209,9 @@ def build_labvalidation(
     `subjects` is a count (named `subject2`, `subject3`, ... from `first_subject`, as in
     LabValidation) or a list of folder names. Every video is a hard link (a copy where links
     fail) to one tiny MJPG AVI kept in `root/_placeholder/`, which the adapter ignores;
-    every ground-truth `.mot` likewise. Static trials (`static*`) get no ground truth.
+    every ground-truth `.mot` likewise. Static trials (`static*`) get no ground truth. Each
+    subject gets a placeholder mocap-scaled model (`scaling: mocap`), named after OpenCap's
+    LaiArnold model.
     """
     root = Path(root)
     names = (
@@ -252,6 +257,12 @@ def build_labvalidation(
                 if not target.exists():
                     _link(mot, target)
                 built.ground_truths += 1
+        # The mocap-scaled model `scaling: mocap` (the default) tracks with; planning
+        # only needs its name.
+        model = subject_dir / "OpenSimData" / "Mocap" / "Model" / MOCAP_MODEL
+        model.parent.mkdir(parents=True, exist_ok=True)
+        if not model.exists():
+            model.write_text("<!-- placeholder: planning never opens it -->\n")
     return built
 
 

@@ -54,7 +54,7 @@ def valid_sheet() -> pd.DataFrame:
             "dataset": "d", "subject": "s", "session": "S0", "trial": ["t1", "t1", "t2", "t2"],
             "camera": ["c1", "c2", "c1", "c2"], "video": "v.mp4", "calibration": "c.json",
             "mass_kg": 70.0, "height_m": np.nan, "activity": "t", "scaling_session": "S0",
-            "scaling_trial": "t1", "ground_truth": "", "evaluate": "no",
+            "scaling_trial": "t1", "scaling_model": "", "ground_truth": "", "evaluate": "no",
         }
     )  # fmt: skip
 

@@ -300,6 +300,7 @@ def test_write_trial_scores_prepends_keys(tmp_path: Path, truth: Path) -> None:
         "trial": "squats1",
         "activity": "squats",
         "model": "synthpose-base",
+        "scaling": "video",
     }
     path = tmp_path / "scores" / "trial.csv"
     write_trial_scores(scores, path, keys)

@@ -45,6 +45,7 @@ def _trial_rows(
         "trial": trial,
         "activity": activity,
         "model": model,
+        "scaling": "mocap",
     }
     return [
         {**keys, "dof": dof, "rmse_deg_unshifted": rmse(dof) + 1.0, "rmse_deg_shifted": rmse(dof)}
@@ -154,6 +155,10 @@ def test_inconsistent_scores_are_errors() -> None:
         joint_table(scores.drop(columns="activity"))
     with pytest.raises(LeaderboardError, match="by="):
         joint_table(scores, by=("model", "camera"))
+    # A model scaled on video is never ranked next to one scaled on motion capture.
+    mixed = scores.assign(scaling=np.where(scores["model"] == "b", "video", "mocap"))
+    with pytest.raises(LeaderboardError, match=r"mix scaling modes \['mocap', 'video'\]"):
+        joint_table(mixed)
 
 
 def test_bootstrap_contains_point_and_is_deterministic() -> None:
@@ -222,7 +227,8 @@ def test_write_leaderboard(tmp_path: Path) -> None:
     table = write_leaderboard(scores, csv, md, png, n_resamples=200)
 
     written = pd.read_csv(csv)
-    assert list(written.columns[:4]) == ["setup", "model", "trials", "nan_scores"]
+    assert list(written.columns[:5]) == ["setup", "model", "scaling", "trials", "nan_scores"]
+    assert set(written["scaling"]) == {"mocap"}
     assert {"mean_low", "mean_high", "knee_angle_low"} <= set(written.columns)
     assert len(written) == 6
     for _, rows in written.groupby("setup"):
@@ -232,6 +238,7 @@ def test_write_leaderboard(tmp_path: Path) -> None:
 
     lines = md.read_text(encoding="utf-8").splitlines()
     assert "rmse_deg_shifted" in lines[0] and "12 trials per row" in lines[0]
+    assert "Models scaled on motion capture" in lines[0] and "comparable with" in lines[0]
     assert lines[2] == f"| model | setup | {PUBLISHED_HEADER} | trials |"
     first = lines[4].split(" | ")
     assert first[-2].count("[") == 1 and first[-2].endswith("]")

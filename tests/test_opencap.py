@@ -8,16 +8,27 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from posebench.camera import load_cameras
 from posebench.datasets import describe_dataset
 from posebench.datasets.opencap import activity_of
-from posebench.datasets.opencap_frames import board_to_opensim, rotation_about
+from posebench.datasets.opencap_frames import (
+    PLACEMENT_CONVENTIONS,
+    PlacementError,
+    board_to_opensim,
+    rotation_about,
+)
 from posebench.datasets.sheet import SampleSheetError
 from posebench.kinematics import configure_opensim_logging
-from posebench.synthetic import generate_subject
+from posebench.synthetic import (
+    BOARD_EULER_ANGLES,
+    board_rotation,
+    generate_subject,
+    synthetic_cameras,
+)
 
 
 @pytest.fixture(scope="module")
@@ -134,15 +145,155 @@ def test_checkerboard_rotation_rule() -> None:
     np.testing.assert_allclose(
         board_to_opensim("backWall", upside_down), rotation_about("y", -90), atol=1e-12
     )
+    # ground: OpenCapBench turns about x by -90 deg, opencap-core (since 12/2024) by +90 deg;
+    # both then about y by +90 deg. The two differ by the sign of the board's y and z.
+    ocb = board_to_opensim("ground", np.eye(3))
     np.testing.assert_allclose(
-        board_to_opensim("ground", np.eye(3)),
-        np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]]),
+        ocb, np.array([[0.0, -1.0, 0.0], [0.0, 0.0, 1.0], [-1.0, 0.0, 0.0]]), atol=1e-12
+    )
+    core = board_to_opensim("ground", np.eye(3), "opencap-core-2024")
+    np.testing.assert_allclose(
+        core, np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]]), atol=1e-12
+    )
+    np.testing.assert_allclose(ocb @ np.diag([1.0, -1.0, -1.0]), core, atol=1e-12)
+    # The legacy placements only OpenCapBench knows; the upside-down test is only for
+    # backWall.
+    np.testing.assert_allclose(
+        board_to_opensim("backWall_largeCB", np.eye(3)), rotation_about("y", -90), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        board_to_opensim("backWall_walking", upside_down),
+        rotation_about("y", -90) @ rotation_about("z", 180),
         atol=1e-12,
     )
     # The board's y axis points down a wall board: it must map to OpenSim's -y (down).
     np.testing.assert_allclose(board_to_opensim("backWall", np.eye(3)) @ [0, 1, 0], [0, -1, 0])
-    with pytest.raises(ValueError, match="Unknown checkerBoard placement 'ceiling'"):
+    with pytest.raises(PlacementError, match=r"'ceiling' has no rule in the 'opencapbench'"):
         board_to_opensim("ceiling", np.eye(3))
+    with pytest.raises(PlacementError, match="'ground_jumps' has no rule in the 'opencap-core"):
+        board_to_opensim("ground_jumps", np.eye(3), "opencap-core-2024")
+    with pytest.raises(PlacementError, match="Unknown placement convention 'opencap'"):
+        board_to_opensim("ground", np.eye(3), "opencap")
+
+
+@pytest.mark.parametrize(
+    ("convention", "placement"),
+    [(c, p) for c, rules in sorted(BOARD_EULER_ANGLES.items()) for p in sorted(rules)],
+)
+def test_every_rule_matches_an_independent_rotation(convention: str, placement: str) -> None:
+    # The generator builds boards from OpenCap's Euler angles through SciPy; the reader's
+    # rule tables must agree for every placement of every convention.
+    assert set(PLACEMENT_CONVENTIONS[convention]) == set(BOARD_EULER_ANGLES[convention])
+    np.testing.assert_allclose(
+        board_to_opensim(placement, np.eye(3), convention),
+        board_rotation(placement, convention),
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize(
+    ("convention", "placement"),
+    [("opencapbench", "ground"), ("opencap-core-2024", "ground"), ("opencapbench", "ground_jumps")],
+)
+def test_subject_with_a_ground_board_is_read_in_opensim_frame(
+    pose2sim_dir: Path, tmp_path: Path, convention: str, placement: str
+) -> None:
+    root = tmp_path / "lab"
+    configure_opensim_logging(tmp_path / "opensim.log")
+    setup = pose2sim_dir / "OpenSim_Setup"
+    subject = generate_subject(
+        root,
+        model=setup / "Model_Pose2Sim_simple.osim",
+        marker_set=setup / "Markers_LSTM.xml",
+        geometry_dir=setup / "Geometry",
+        activities=("static",),
+        camera_angles_deg=(-45, 0, 45),
+        placement=placement,
+        placement_convention=convention,
+    )
+    metadata = yaml.safe_load((subject.subject_dir / "sessionMetadata.yaml").read_text())
+    assert metadata["checkerBoard"]["placement"] == placement
+    describe(root, tmp_path, placement_convention=convention)
+    calibration = tmp_path / "calibration" / "subject2" / "Session0.json"
+    import json
+
+    meta = json.loads(calibration.read_text())["metadata"]
+    assert (meta["checkerboard_placement"], meta["placement_convention"]) == (placement, convention)
+    world_to_opensim = np.array(meta["world_to_opensim"])
+    truth = synthetic_cameras((-45, 0, 45), 4.0, (720, 1280), seed=0)
+    for camera, expected in zip(load_cameras(calibration), truth, strict=True):
+        np.testing.assert_allclose(
+            world_to_opensim @ camera.center_m(), expected.center_m(), atol=1e-6
+        )
+    if (convention, placement) == ("opencapbench", "ground"):
+        # Read with the other convention, the cameras would stand elsewhere: the rules
+        # really differ.
+        other = board_to_opensim(placement, np.eye(3), "opencap-core-2024")
+        centres = np.array([other @ c.center_m() for c in load_cameras(calibration)])
+        truth_centres = np.array([c.center_m() for c in truth])
+        assert not np.allclose(centres, truth_centres, atol=0.1)
+
+
+def test_unknown_or_missing_placement_skips_only_that_subject(
+    dataset: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    shutil.copytree(copy / "subject2", copy / "subject3")
+    shutil.copytree(copy / "subject2", copy / "subject4")
+    for subject, placement in (("subject3", "ceiling"), ("subject4", None)):
+        metadata = copy / subject / "sessionMetadata.yaml"
+        content = yaml.safe_load(metadata.read_text())
+        if placement is None:
+            del content["checkerBoard"]["placement"]
+        else:
+            content["checkerBoard"]["placement"] = placement
+        metadata.write_text(yaml.safe_dump(content))
+    samples = describe(copy, tmp_path)
+    assert set(samples["subject"]) == {"subject2"}
+    skipped = pd.read_csv(tmp_path / "skipped.tsv", sep="\t")
+    reasons = dict(zip(skipped["subject"], skipped["reason"], strict=True))
+    assert "'ceiling' has no rule in the 'opencapbench' convention" in reasons["subject3"]
+    assert "backWall_largeCB" in reasons["subject3"]  # the known placements are listed
+    assert "has no checkerBoard.placement" in reasons["subject4"]
+    # A legacy placement OpenCapBench knows is read, under its convention only.
+    metadata = copy / "subject3" / "sessionMetadata.yaml"
+    content = yaml.safe_load(metadata.read_text())
+    content["checkerBoard"]["placement"] = "backWall_largeCB"
+    metadata.write_text(yaml.safe_dump(content))
+    assert "subject3" in set(describe(copy, tmp_path)["subject"])
+    assert "subject3" not in set(
+        describe(copy, tmp_path, placement_convention="opencap-core-2024")["subject"]
+    )
+
+
+def test_scaling_modes_and_frame_rate_rule(dataset: Path, tmp_path: Path) -> None:
+    import json
+
+    mocap = describe(dataset, tmp_path)  # OpenCapBench's protocol by default
+    model = dataset / "subject2" / "OpenSimData" / "Mocap" / "Model" / "subject2_scaled.osim"
+    assert set(mocap["scaling_model"]) == {str(model)}
+    calibration = tmp_path / "calibration" / "subject2" / "Session0.json"
+    assert json.loads(calibration.read_text())["metadata"]["frame_rate_rule"] == "rounded"
+    video = describe(dataset, tmp_path, scaling="video", frame_rate="header")
+    assert set(video["scaling_model"].fillna("")) == {""}
+    assert json.loads(calibration.read_text())["metadata"]["frame_rate_rule"] == "header"
+    # Without exactly one model to use, the subject is skipped with the reason.
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    models = copy / "subject2" / "OpenSimData" / "Mocap" / "Model"
+    shutil.copy(models / "subject2_scaled.osim", models / "subject2_scaled_adjusted.osim")
+    with pytest.raises(SampleSheetError, match="narrow the dataset's mocap_model pattern"):
+        describe(copy, tmp_path)
+    narrowed = describe(copy, tmp_path, mocap_model="OpenSimData/Mocap/Model/*_adjusted.osim")
+    assert set(narrowed["scaling_model"]) == {str(models / "subject2_scaled_adjusted.osim")}
+    for path in models.iterdir():
+        path.unlink()
+    with pytest.raises(SampleSheetError, match="nothing matches"):
+        describe(copy, tmp_path)
+    assert "subject2" in set(describe(copy, tmp_path, scaling="video")["subject"])
+    with pytest.raises(SampleSheetError, match="frame_rate: 'exact' is not one of"):
+        describe(dataset, tmp_path, frame_rate="exact")
 
 
 def test_activity_names() -> None:

@@ -49,6 +49,7 @@ def sheet_rows(subjects: tuple[str, ...] = ("subject2", "subject3")) -> pd.DataF
                             "height_m": 1.8 if subject == "subject2" else float("nan"),
                             "activity": trial.rstrip("0123456789"),
                             "scaling_session": "Session0", "scaling_trial": "static1",
+                            "scaling_model": "",
                             "ground_truth": f"gt/{subject}/{trial}.mot" if scored else "",
                             "evaluate": "yes" if scored else "no",
                         }
@@ -107,6 +108,25 @@ def test_trial_lookups(sheet: Path) -> None:
         plan.video(keys(subject="subject2", session="Session0", trial="DJ1", camera="Cam7"))
 
 
+def test_mocap_scaling_reads_the_datasets_model(tmp_path: Path) -> None:
+    rows = sheet_rows()
+    rows.loc[rows["subject"] == "subject2", "scaling_model"] = "data/subject2/mocap.osim"
+    path = tmp_path / "samples.tsv"
+    write_samples(path, rows)
+    plan = Plan(base_config(), CountingSheet(path))
+    mocap = keys(subject="subject2", session="Session1", trial="walking1", model="m", setup="s")
+    assert plan.scaling_mode(mocap) == "mocap"
+    assert plan.scaling_inputs(mocap) == {"mocap_model": "data/subject2/mocap.osim"}
+    assert plan.evaluation_keys(mocap)["scaling"] == "mocap"
+    video = keys(subject="subject3", session="Session1", trial="walking1", model="m", setup="s")
+    assert plan.scaling_mode(video) == "video"
+    assert plan.evaluation_keys(video)["scaling"] == "video"
+    # One session, one model: a sheet naming two for a session is refused.
+    rows.loc[(rows["subject"] == "subject2") & (rows["trial"] == "DJ1"), "scaling_model"] = "x"
+    with pytest.raises(SampleSheetError, match="one scaling model"):
+        write_samples(tmp_path / "broken.tsv", rows)
+
+
 def test_setups_choose_cameras_and_files(sheet: Path) -> None:
     plan = Plan(base_config(), CountingSheet(sheet))
     wildcards = keys(
@@ -119,9 +139,10 @@ def test_setups_choose_cameras_and_files(sheet: Path) -> None:
     ]
     # Every session is scaled on the subject's static trial, per model and setup, and
     # Session1's trials are tracked with that one model.
-    assert plan.scaling_trc(wildcards) == (
-        "results/triangulate/lab/subject2/Session0/static1/m/3-cameras/markers.trc"
-    )
+    assert plan.scaling_inputs(wildcards) == {
+        "trc": "results/triangulate/lab/subject2/Session0/static1/m/3-cameras/markers.trc"
+    }
+    assert plan.scaling_mode(wildcards) == "video"
     assert plan.scaled_model(wildcards) == (
         "results/scale/lab/subject2/Session0/m/3-cameras/scaled.osim"
     )

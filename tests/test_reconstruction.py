@@ -136,14 +136,28 @@ def clean_views() -> tuple[FloatArray, FloatArray]:
     return keypoints, np.full(keypoints.shape[:3], 0.9)
 
 
+def delayed_views(delays: dict[int, int]) -> tuple[FloatArray, FloatArray]:
+    """clean_views() with camera c out of sync by delays[c] frames: its frame j shows the truth
+    at (j - delays[c]) / FPS (positive: it lags, negative: it leads). The keypoints move by a
+    median 1.6 px per frame (limbs at 1 Hz, turning and swaying), so an offset of k frames
+    costs the camera about 1.6 k px of median reprojection error."""
+    keypoints, scores = clean_views()
+    for index, delay in delays.items():
+        keypoints[index] = CAMERAS[index].project(skeleton((np.arange(N_FRAMES) - delay) / FPS))
+    return keypoints, scores
+
+
 def write_trial(
     folder: Path,
     keypoints: FloatArray,
     scores: FloatArray,
     names: tuple[str, ...] = BLAZEPOSE_KEYPOINTS,
     cameras: list[Camera] = CAMERAS,
+    fps: float = FPS,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[list[Path], Path]:
-    """Save one keypoint file per camera and the calibration; return their paths."""
+    """Save one keypoint file per camera (videos at `fps`) and the calibration (with
+    `metadata` added to its own); return their paths."""
     files = []
     for name, camera_keypoints, camera_scores in zip(CAMERA_NAMES, keypoints, scores, strict=True):
         path = folder / "pose2d" / f"{name}.npz"
@@ -153,14 +167,18 @@ def write_trial(
                 keypoints_px=np.asarray(camera_keypoints, dtype=np.float32),
                 scores=np.asarray(camera_scores, dtype=np.float32),
                 keypoint_names=names,
-                fps=FPS,
+                fps=fps,
                 image_size=IMAGE_SIZE,
                 model="synthetic",
             ),
         )
         files.append(path)
     calibration = folder / "calibration.json"
-    save_cameras(calibration, cameras, metadata={"world_to_opensim": WORLD_TO_OPENSIM.tolist()})
+    save_cameras(
+        calibration,
+        cameras,
+        metadata={"world_to_opensim": WORLD_TO_OPENSIM.tolist(), **(metadata or {})},
+    )
     return files, calibration
 
 
@@ -539,3 +557,96 @@ def test_frame_rate_other_than_declared_is_an_error(tmp_path: Path) -> None:
         reconstruct(tmp_path, files, calibration, EXACT)
     save_cameras(calibration, CAMERAS, metadata={**metadata, "fps": 59.94})
     reconstruct(tmp_path, files, calibration, EXACT)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize(("camera", "delay", "noise_px"), [(1, 3, 0.0), (2, -2, 0.0), (1, 3, 2.0)])
+def test_camera_out_of_sync_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, camera: int, delay: int, noise_px: float
+) -> None:
+    keypoints, scores = delayed_views({camera: delay})
+    keypoints += np.random.default_rng(5).normal(0.0, noise_px, size=keypoints.shape)
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
+        report, _ = reconstruct(tmp_path, files, calibration, EXACT)
+
+    sync = report["sync"]
+    assert sync["enabled"] and sync["max_offset_frames"] == 8
+    assert not sync["correct"] and not sync["applied"]
+    name = CAMERA_NAMES[camera]
+    offsets = {n: entry["offset_frames"] for n, entry in sync["cameras"].items()}
+    assert offsets == {n: delay if n == name else 0 for n in CAMERA_NAMES}
+    entry = sync["cameras"][name]
+    assert entry["error_px_at_offset"] < 0.8 * entry["error_px_at_zero"]
+    assert entry["error_px_at_zero"] - entry["error_px_at_offset"] > 1.0
+    assert len(entry["error_px_by_offset"]) == 17
+    assert entry["error_px_by_offset"][8 + delay] == entry["error_px_at_offset"]
+    assert entry["frames"] == N_FRAMES - 16 and entry["observations"] == 33 * (N_FRAMES - 16)
+    assert entry["not_measured"] is None
+    for other in set(CAMERA_NAMES) - {name}:
+        assert sync["cameras"][other]["error_px_at_zero"] < 1e-3 + 2 * noise_px
+    warnings = _warnings(caplog)
+    side = "behind" if delay > 0 else "ahead of"
+    assert len(warnings) == 1 and warnings[0].startswith(f"{name} is {abs(delay)} frame(s) {side}")
+    assert "set triangulation.sync.correct: true in config/config.yaml" in warnings[0]
+    assert getattr(caplog.records[-1], "terminal", False)
+
+
+def test_camera_out_of_sync_is_shifted_back_with_sync_correct(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files, calibration = write_trial(tmp_path, *delayed_views({1: 3}))
+    truth = truth_markers(np.arange(N_FRAMES) / FPS)
+    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    assert np.linalg.norm(trc.positions_m - truth, axis=-1).max() > 0.005
+    uncorrected_error = report["mean_reprojection_error_px"]
+    assert uncorrected_error > 1.0
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
+        report, trc = reconstruct(tmp_path, files, calibration, replace(EXACT, sync_correct=True))
+    assert report["sync"]["correct"] and report["sync"]["applied"]
+    assert report["sync"]["cameras"]["cam1"]["offset_frames"] == 3
+    # cam1's last 3 frames have no keypoints after the shift: three cameras triangulate them.
+    np.testing.assert_allclose(trc.positions_m, truth, atol=1e-6, rtol=0)
+    assert report["mean_reprojection_error_px"] < 1e-3 < uncorrected_error
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1 and warnings[0].startswith("cam1 is 3 frame(s) behind")
+    assert "shifted 3 frame(s) earlier before triangulation" in warnings[0]
+
+
+@pytest.mark.parametrize("noise_px", [0.0, 2.0])
+def test_synchronised_cameras_report_no_offset(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, noise_px: float
+) -> None:
+    keypoints, scores = clean_views()
+    keypoints += np.random.default_rng(6).normal(0.0, noise_px, size=keypoints.shape)
+    files, calibration = write_trial(tmp_path, keypoints, scores)
+    with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
+        report, _ = reconstruct(tmp_path, files, calibration, replace(EXACT, sync_correct=True))
+    cameras = report["sync"]["cameras"]
+    assert [cameras[name]["offset_frames"] for name in CAMERA_NAMES] == [0, 0, 0, 0]
+    assert not report["sync"]["applied"] and _warnings(caplog) == []
+    for entry in cameras.values():
+        assert entry["error_px_at_zero"] == entry["error_px_at_offset"] < 1e-3 + 2 * noise_px
+
+
+def test_sync_check_off_and_with_too_few_cameras(tmp_path: Path) -> None:
+    files, calibration = write_trial(tmp_path, *delayed_views({1: 3}))
+    report, _ = reconstruct(tmp_path, files, calibration, replace(EXACT, sync_max_offset_frames=0))
+    assert not report["sync"]["enabled"] and report["sync"]["cameras"] == {}
+
+    out = tmp_path / "out"
+    report = reconstruct_trial(
+        files[:2], CAMERA_NAMES[:2], calibration, "blazepose", output_trc=out / "trial.trc",
+        output_reprojection=out / "reprojection.csv", output_report=out / "report.json",
+        settings=EXACT,
+    )  # fmt: skip
+    for entry in report["sync"]["cameras"].values():
+        assert entry["offset_frames"] is None
+        assert (
+            entry["not_measured"] == "2 cameras: each needs at least 2 others to triangulate from"
+        )

@@ -55,6 +55,13 @@ def test_summarize_trial(tmp_path: Path) -> None:
                 "cameras_configured": ["a", "b", "c"],
                 "cameras_used": ["a", "b"],
                 "cameras_dropped": {"c": "c dropped: person detected in 0 of 30 frames"},
+                "sync": {
+                    "cameras": {
+                        "a": {"offset_frames": 0},
+                        "b": {"offset_frames": 3},
+                        "c": {"offset_frames": None, "not_measured": "dropped"},
+                    }
+                },
                 "video_frames": 30,
                 "output_frames": 50,
                 "mean_reprojection_error_px": 4.5,
@@ -74,14 +81,16 @@ def test_summarize_trial(tmp_path: Path) -> None:
     assert stats.loc["knee_angle_r", "unit"] == "deg"
     assert (stats["model"] == "m").all()
     quality = pd.read_csv(tmp_path / "quality.csv")
-    assert list(quality.columns[5:9]) == [
+    assert list(quality.columns[5:10]) == [
         "cameras_configured",
         "cameras_used",
         "camera_warnings",
+        "camera_offsets_frames",
         "video_frames",
     ]
     assert quality["cameras_configured"].iloc[0] == 3 and quality["cameras_used"].iloc[0] == 2
     assert quality["camera_warnings"].iloc[0] == "c dropped: person detected in 0 of 30 frames"
+    assert quality["camera_offsets_frames"].iloc[0] == "b:+3"
     assert quality["ik_marker_rms_m_mean"].iloc[0] == pytest.approx(0.02)
     assert quality["ik_marker_max_m"].iloc[0] == pytest.approx(0.05)
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
@@ -94,15 +103,25 @@ def test_trial_quality_without_dropped_cameras(tmp_path: Path) -> None:
     write_mot(errors, pd.DataFrame({"time": [0.0]}), name="errors", in_degrees=False)
     report = tmp_path / "triangulation.json"
     base = {"video_frames": 3, "output_frames": 3, "mean_reprojection_error_px": None}
-    for extra in (  # a current report, and one written before cameras were checked
+    for extra in (  # current reports, and one written before cameras were checked
         {"cameras": ["a", "b"], "cameras_configured": ["a", "b"], "cameras_used": ["a", "b"],
-         "cameras_dropped": {}},
+         "cameras_dropped": {}, "sync": {"cameras": {"a": {"offset_frames": 0},
+                                                     "b": {"offset_frames": 0}}}},
+        {"cameras": ["a", "b"], "sync": {"enabled": False, "cameras": {}}},
         {"cameras": ["a", "b"]},
     ):  # fmt: skip
         report.write_text(json.dumps({**base, **extra}))
         row = trial_quality(report, errors, {"trial": "t"})
         assert (row["cameras_configured"], row["cameras_used"]) == (2, 2)
-        assert row["camera_warnings"] == ""
+        assert row["camera_warnings"] == "" and row["camera_offsets_frames"] == ""
+
+
+def test_camera_offsets_lists_the_non_zero_ones() -> None:
+    from posebench.summary import camera_offsets
+
+    cameras = {"Cam0": 0, "Cam1": 3, "Cam2": None, "Cam3": -2}
+    report = {"sync": {"cameras": {k: {"offset_frames": v} for k, v in cameras.items()}}}
+    assert camera_offsets(report) == "Cam1:+3; Cam3:-2"
 
 
 def test_plot_needs_a_known_coordinate(tmp_path: Path) -> None:

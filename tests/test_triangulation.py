@@ -10,8 +10,10 @@ from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
 from posebench.camera import Camera
 from posebench.triangulation import (
     correct_left_right_swaps,
+    estimate_camera_offsets,
     mirror_permutation,
     reprojection_errors_px,
+    shift_camera_frames,
     triangulate_dlt,
     triangulate_keypoints,
     triangulate_robust,
@@ -354,3 +356,110 @@ def test_robust_triangulation_keeps_min_views(
     )
     assert np.isnan(robust[:, 1]).all() and (n_views[:, 1] == 1).all()
     assert not used[:, :, 1].any()
+
+
+def offset_views(
+    cameras: list[Camera],
+    delays: dict[int, int],
+    n_frames: int = 120,
+    noise_px: float = 0.0,
+    still: bool = False,
+) -> tuple[FloatArray, FloatArray]:
+    """(C, F, 20, 2) pixel keypoints at 60 fps of 20 points swinging 5-15 cm at 1 Hz (about
+    2 px per frame), camera c showing at frame j the points of frame j - delays[c], and
+    (C, F, 20) scores of 0.9. `still`: the points do not move."""
+    rng = np.random.default_rng(21)
+    centre = rng.uniform([-0.4, -0.4, 0.2], [0.4, 0.4, 1.8], size=(20, 3))
+    amplitude = rng.uniform(0.05, 0.15, size=(20, 3))
+    phase = rng.uniform(0.0, 2 * np.pi, size=(20, 3))
+    keypoints = []
+    for index, camera in enumerate(cameras):
+        t = (np.arange(n_frames) - delays.get(index, 0)) / 60.0
+        points = centre + (
+            0.0 if still else amplitude * np.sin(2 * np.pi * t[:, None, None] + phase)
+        )
+        keypoints.append(camera.project(np.broadcast_to(points, (n_frames, 20, 3))))
+    views = np.stack(keypoints) + rng.normal(0.0, noise_px, size=(len(cameras), n_frames, 20, 2))
+    return views, np.full(views.shape[:3], 0.9)
+
+
+@pytest.mark.parametrize(
+    ("n_cameras", "delays"),
+    [(4, {2: 3}), (4, {0: -2}), (4, {1: 8}), (5, {4: 1}), (4, {1: 3, 3: -2}), (5, {0: 2, 2: -4})],
+)
+def test_camera_offsets_are_found(n_cameras: int, delays: dict[int, int]) -> None:
+    cameras = ring_cameras(n_cameras)
+    keypoints, scores = offset_views(cameras, delays)
+    results = estimate_camera_offsets(cameras, keypoints, scores, 0.5, 8)
+    assert [r.offset_frames for r in results] == [delays.get(c, 0) for c in range(n_cameras)]
+    for index, result in enumerate(results):
+        assert result.error_px_at_offset is not None and result.error_px_at_zero is not None
+        assert result.error_px_at_offset < 1e-6 and result.not_measured is None
+        assert result.frames == 120 - 16 and result.observations == 20 * (120 - 16)
+        assert len(result.error_px_by_offset) == 17
+        assert result.error_px_by_offset[8 + delays.get(index, 0)] == result.error_px_at_offset
+        if index in delays:  # the error grows by ~2 px per frame of offset
+            assert result.error_px_at_zero > 1.5 * abs(delays[index])
+
+
+def test_offsets_survive_noise_and_subsampling(cameras: list[Camera]) -> None:
+    keypoints, scores = offset_views(cameras, {1: 3}, n_frames=600, noise_px=2.0)
+    results = estimate_camera_offsets(cameras, keypoints, scores, 0.5, 8, max_frames=50)
+    assert [r.offset_frames for r in results] == [0, 3, 0, 0]
+    assert all(40 < r.frames <= 50 for r in results)  # every 12th of 584 frames
+    assert results[1].error_px_at_offset < 4.0 < 6.0 < results[1].error_px_at_zero
+
+
+@pytest.mark.parametrize("still", [True, False])
+def test_noisy_synchronised_views_have_no_offset(cameras: list[Camera], still: bool) -> None:
+    keypoints, scores = offset_views(cameras, {}, noise_px=2.0, still=still)
+    results = estimate_camera_offsets(cameras, keypoints, scores, 0.5, 8)
+    assert [r.offset_frames for r in results] == [0, 0, 0, 0]
+    for result in results:
+        assert result.error_px_at_zero == result.error_px_at_offset
+        assert result.error_px_at_zero is not None and 1.0 < result.error_px_at_zero < 4.0
+        if still:  # every offset fits equally well: no offset is significant
+            assert np.ptp(result.error_px_by_offset) < 0.2 * result.error_px_at_zero
+
+
+def test_offsets_that_cannot_be_measured(cameras: list[Camera]) -> None:
+    keypoints, scores = offset_views(cameras, {1: 3})
+    for results, reason in [
+        (
+            estimate_camera_offsets(cameras[:2], keypoints[:2], scores[:2], 0.5, 8),
+            "2 cameras: each needs at least 2 others to triangulate from",
+        ),
+        (
+            estimate_camera_offsets(cameras, keypoints, scores, 0.5, 8, min_views=4),
+            "4 cameras: each needs at least 4 others to triangulate from",
+        ),
+        (
+            estimate_camera_offsets(cameras, keypoints[:, :16], scores[:, :16], 0.5, 8),
+            "16 frames: fewer than 2 * max_offset + 1 = 17",
+        ),
+        (estimate_camera_offsets(cameras, keypoints, scores, 0.5, 0), "max_offset is 0"),
+    ]:
+        assert [(r.offset_frames, r.not_measured) for r in results] == [(None, reason)] * len(
+            results
+        )
+    scores[0, :, 5:] = 0.3  # cam0 keeps 5 confident points in 104 frames: 520 observations
+    results = estimate_camera_offsets(cameras, keypoints, scores, 0.5, 8, min_observations=600)
+    assert results[0].offset_frames is None and results[0].observations == 520
+    assert results[0].not_measured == (
+        "520 usable observations in 104 evaluated frames; at least 600 are needed"
+    )
+    assert [r.offset_frames for r in results[1:]] == [3, 0, 0]
+    with pytest.raises(ValueError, match="max_offset=-1"):
+        estimate_camera_offsets(cameras, keypoints, scores, 0.5, -1)
+
+
+@pytest.mark.parametrize("delay", [3, -2, 0, 200])
+def test_shift_camera_frames_undoes_an_offset(cameras: list[Camera], delay: int) -> None:
+    truth, _ = offset_views(cameras, {})
+    delayed, scores = offset_views(cameras, {0: delay})
+    shifted, shifted_scores = shift_camera_frames(delayed[0], scores[0], delay)
+    frames = np.arange(120)
+    kept = (frames + delay >= 0) & (frames + delay < 120)
+    np.testing.assert_allclose(shifted[kept], truth[0][kept], atol=1e-9)
+    assert np.isnan(shifted[~kept]).all() and (shifted_scores[~kept] == 0).all()
+    assert (shifted_scores[kept] == 0.9).all()

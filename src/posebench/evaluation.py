@@ -27,14 +27,19 @@ frame ``i``. A positive lag therefore means the prediction is *late*: with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from posebench.io.atomic import atomic_output
 from posebench.io.mot import read_mot
+from posebench.logs import TERMINAL
+
+log = logging.getLogger(__name__)
 
 SCORED_DOFS: tuple[str, ...] = (
     "pelvis_tilt",
@@ -69,8 +74,10 @@ KEY_COLUMNS: tuple[str, ...] = (
     "trial",
     "activity",
     "model",
+    "scaling",
 )
-"""Columns identifying a trial's scores, prepended by :func:`write_trial_scores`."""
+"""Columns identifying a trial's scores, prepended by :func:`write_trial_scores`
+(``scaling``: how the OpenSim model was scaled, ``video`` or ``mocap``)."""
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "dof",
@@ -199,17 +206,66 @@ def evaluate_trial(
     return scores.astype(dict.fromkeys(SCORE_COLUMNS[3:], "int64"))
 
 
-def write_trial_scores(scores: pd.DataFrame, path: Path, keys: Mapping[str, str]) -> None:
+DURATION_TOLERANCE_S = 0.1
+"""Largest difference between the video's and the ground truth's durations that is not
+reported as a warning (6 frames at 60 fps)."""
+
+DURATION_COLUMNS: tuple[str, ...] = (
+    "video_duration_s",
+    "video_duration_header_fps_s",
+    "truth_duration_s",
+)
+"""Trial columns of :func:`duration_check`, appended to the scores."""
+
+
+def duration_check(triangulation: Mapping[str, Any], ground_truth: Path) -> dict[str, float]:
+    """The trial's video duration (its frame slots on the time base the triangulation used,
+    and on the video header's rate) and the ground truth's duration, in seconds.
+
+    Videos synchronised with motion capture start and end with it, so the durations should
+    agree; a difference growing with trial length means the frame rate the time base uses
+    is wrong (e.g. 59.94 fps taken as 60, or the reverse). A difference above
+    :data:`DURATION_TOLERANCE_S` is logged as a warning naming both rates.
+    """
+    frames = int(triangulation["video_frames"])
+    fps = float(triangulation.get("time_base_fps", triangulation["video_fps"]))
+    header_fps = float(triangulation["video_fps"])
+    times = read_mot(ground_truth).table["time"].to_numpy(dtype=np.float64)
+    result = {
+        "video_duration_s": (frames - 1) / fps,
+        "video_duration_header_fps_s": (frames - 1) / header_fps,
+        "truth_duration_s": float(times[-1] - times[0]) if times.size else float("nan"),
+    }
+    difference = result["video_duration_s"] - result["truth_duration_s"]
+    if not abs(difference) <= DURATION_TOLERANCE_S:
+        log.warning(
+            "%s: the video's %d frames last %.3f s at %g fps (%.3f s at the header's %g fps) "
+            "but the ground truth lasts %.3f s; check the dataset's frame_rate setting and "
+            "that the videos are the ones synchronised with motion capture.",
+            ground_truth, frames, result["video_duration_s"], fps,
+            result["video_duration_header_fps_s"], header_fps, result["truth_duration_s"],
+            extra=TERMINAL,
+        )  # fmt: skip
+    return result
+
+
+def write_trial_scores(
+    scores: pd.DataFrame,
+    path: Path,
+    keys: Mapping[str, str],
+    trial_columns: Mapping[str, float] | None = None,
+) -> None:
     """Write :func:`evaluate_trial`'s table as CSV with the trial's key columns first.
 
     Args:
         scores: the result of :func:`evaluate_trial`.
         path: output CSV; missing parent directories are created.
         keys: a value for each of :data:`KEY_COLUMNS` (dataset, setup, subject, session,
-            trial, activity, model), and nothing else.
+            trial, activity, model, scaling), and nothing else.
 
     Floats are written with 6 decimals, missing values as ``NaN``; rows keep the order of
-    :data:`SCORED_DOFS`.
+    :data:`SCORED_DOFS`. `trial_columns` (e.g. :func:`duration_check`'s) are appended, one
+    value for every row.
     """
     path = Path(path)
     missing = [key for key in KEY_COLUMNS if key not in keys]
@@ -228,6 +284,8 @@ def write_trial_scores(scores: pd.DataFrame, path: Path, keys: Mapping[str, str]
     table = scores[list(SCORE_COLUMNS)].copy()
     for position, key in enumerate(KEY_COLUMNS):
         table.insert(position, key, str(keys[key]))
+    for column, value in (trial_columns or {}).items():
+        table[column] = value
     with atomic_output(path) as tmp:
         table.to_csv(tmp, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
 

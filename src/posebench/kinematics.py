@@ -17,6 +17,7 @@ Facts about ``opensim`` 4.6 (PyPI) this module relies on:
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import xml.etree.ElementTree as ET
@@ -31,12 +32,14 @@ from numpy.typing import NDArray
 from posebench.io.atomic import atomic_output, move_into_place, write_json
 from posebench.io.mot import read_mot
 from posebench.io.trc import TrcData, read_trc
+from posebench.logs import TERMINAL
 from posebench.markersets import MarkerSet, get_marker_set
 
 LOG_LEVELS: tuple[str, ...] = ("Off", "Critical", "Error", "Warn", "Info", "Debug", "Trace")
 #: Plausible range of a body's scale factor (dimensionless, per axis).
 SCALE_FACTOR_RANGE: tuple[float, float] = (0.3, 3.0)
 _UNASSIGNED = "Unassigned"
+log = logging.getLogger(__name__)
 _TIME_TOLERANCE_S = 1e-6
 
 
@@ -673,6 +676,7 @@ def scale_session(
     _write_json(
         output_report,
         {
+            "scaling_mode": "video",
             "trc": _portable(trc),
             "marker_set": marker_set,
             "opensim_files": {role: _portable(path) for role, path in files.items()},
@@ -686,6 +690,140 @@ def scale_session(
         },
     )
     return result
+
+
+def _geometry_scales(model: Any, label: Path) -> dict[str, NDArray[np.float64]]:
+    """Per body of `model`, the scale factors of its first attached geometry: what OpenSim's
+    ScaleTool multiplied that body's geometry (and markers) by."""
+    scales = {}
+    bodies = model.getBodySet()
+    for i in range(bodies.getSize()):
+        body = bodies.get(i)
+        if body.getPropertyByName("attached_geometry").size() == 0:
+            continue
+        scales[body.getName()] = np.asarray(
+            body.get_attached_geometry(0).get_scale_factors().to_numpy(), dtype=np.float64
+        )
+    if not scales:
+        raise ValueError(f"{label}: no body has attached geometry to read scale factors from.")
+    return scales
+
+
+def place_markers_on_scaled_model(
+    *,
+    scaled_model: Path,
+    generic_model: Path,
+    marker_set: Path,
+    output_model: Path,
+    geometry_dir: Path | None,
+) -> dict[str, tuple[float, float, float]]:
+    """Write `scaled_model` with the markers of `marker_set` (defined on `generic_model`)
+    in place of its own, each marker's location scaled by its body's scale factors.
+
+    A body's scale factors are those of its geometry in `scaled_model` divided by those in
+    `generic_model`, which is how OpenSim's ScaleTool moves markers when it scales a body
+    (`marker placer` adjustments to a static trial are not made: the markers sit where the
+    generic marker set puts them on the scaled bones). The two models must share the bodies
+    the markers are on. Returns the factors used, per body.
+
+    Raises:
+        FileNotFoundError: an input is missing.
+        ValueError: a marker's body is missing from either model or has no geometry, or a
+            factor lies outside `SCALE_FACTOR_RANGE`.
+        RuntimeError: the resulting model does not load in OpenSim.
+    """
+    for label, file in (
+        ("scaled model", scaled_model),
+        ("generic model", generic_model),
+        ("marker set", marker_set),
+    ):
+        _require_file(label, file)
+    if geometry_dir is not None:
+        osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+    model = osim.Model(str(Path(scaled_model).resolve()))
+    scaled = _geometry_scales(model, Path(scaled_model))
+    generic = _geometry_scales(osim.Model(str(Path(generic_model).resolve())), generic_model)
+    markers = osim.MarkerSet(str(Path(marker_set).resolve()))
+    used: dict[str, tuple[float, float, float]] = {}
+    low, high = SCALE_FACTOR_RANGE
+    for i in range(markers.getSize()):
+        marker = markers.get(i)
+        body = marker.getParentFrameName().rsplit("/", 1)[-1]
+        if body not in scaled or body not in generic:
+            where = scaled_model if body not in scaled else generic_model
+            raise ValueError(
+                f"Marker {marker.getName()!r} of {marker_set} is on body {body!r}, which "
+                f"{where} lacks (or has no geometry); the dataset's scaled model and the "
+                "marker set's model must share their bodies. Use scaling: video for this "
+                "dataset, or a marker set made for its model."
+            )
+        factors = scaled[body] / generic[body]
+        if not np.all(np.isfinite(factors) & (factors >= low) & (factors <= high)):
+            raise ValueError(
+                f"{scaled_model}: body {body!r} is scaled by {factors.round(3).tolist()} "
+                f"relative to {generic_model}, outside [{low}, {high}]; is it a scaled "
+                "version of the same model?"
+            )
+        used[body] = (float(factors[0]), float(factors[1]), float(factors[2]))
+        location = np.asarray(marker.get_location().to_numpy(), dtype=np.float64) * factors
+        marker.set_location(osim.Vec3(*location.tolist()))
+    model.set_MarkerSet(markers)
+    model.finalizeConnections()
+    context = f"placing the markers of {marker_set} on {scaled_model}"
+    with tempfile.TemporaryDirectory(prefix="posebench_markers_") as tmp:
+        tmp_model = Path(tmp) / Path(output_model).name
+        try:
+            model.initSystem()
+            model.printToXML(str(tmp_model))
+            osim.Model(str(tmp_model)).initSystem()
+        except RuntimeError as exc:
+            raise RuntimeError(f"{context}: the model does not load in OpenSim: {exc}") from exc
+        move_into_place(tmp_model, Path(output_model))
+    return dict(sorted(used.items()))
+
+
+def adopt_scaled_model(
+    *,
+    scaled_model: Path,
+    marker_set: str,
+    setup_dir: Path,
+    mass_kg: float,
+    height_m: float | None,
+    output_model: Path,
+    output_report: Path,
+) -> dict[str, Any]:
+    """Stage `scale` with `scaling: mocap`: the dataset's scaled model (OpenCapBench's
+    default, the subject's model scaled on motion capture) with the marker set's markers
+    placed on it (`place_markers_on_scaled_model`); the report says so."""
+    markers = get_marker_set(marker_set)
+    files = markers.opensim_paths(Path(setup_dir))
+    factors = place_markers_on_scaled_model(
+        scaled_model=scaled_model,
+        generic_model=files["model"],
+        marker_set=files["markers"],
+        output_model=output_model,
+        geometry_dir=_geometry_dir(setup_dir),
+    )
+    model = osim.Model(str(output_model))
+    total_mass_kg = float(model.getTotalMass(model.initSystem()))
+    report: dict[str, Any] = {
+        "scaling_mode": "mocap",
+        "scaled_model_source": _portable(scaled_model),
+        "marker_set": marker_set,
+        "opensim_files": {role: _portable(path) for role, path in files.items()},
+        "mass_kg": mass_kg,
+        "height_m": height_m,
+        "model_mass_kg": total_mass_kg,
+        "marker_scale_factors": {body: list(f) for body, f in factors.items()},
+    }
+    if not math.isclose(total_mass_kg, mass_kg, rel_tol=0.1):
+        report["warning"] = (
+            f"the dataset's model weighs {total_mass_kg:.1f} kg, the participant {mass_kg:.1f} "
+            "kg (metadata): is it this subject's model?"
+        )
+        log.warning("%s: %s", scaled_model, report["warning"], extra=TERMINAL)
+    _write_json(output_report, report)
+    return report
 
 
 def inverse_kinematics_trial(

@@ -88,6 +88,14 @@ _DOF_INDICES = tuple(
 _CSV_FLOAT_FORMAT = "%.4f"
 
 
+_SCALING_TEXT = {
+    "mocap": "Models scaled on motion capture (the dataset's scaled model, OpenCapBench's "
+    "default): comparable with OpenCapBench's table.",
+    "video": "Models scaled on the video markers of the static trial: not comparable with "
+    "OpenCapBench's table, which uses the mocap-scaled model.",
+}
+
+
 class LeaderboardError(ValueError):
     """The scores table is missing columns, inconsistent, or lacks what was asked for."""
 
@@ -186,9 +194,10 @@ def write_leaderboard(
     """Write the model x setup leaderboard as CSV, Markdown and a bar plot (PNG).
 
     * CSV: one row per model and setup, rows sorted by setup, then ``mean``, then model;
-      columns ``setup, model, trials, nan_scores``, the 12 joints, ``mean``, then
+      columns ``setup, model, scaling, trials, nan_scores``, the 12 joints, ``mean``, then
       ``<joint>_low``/``<joint>_high`` bootstrap intervals (4 decimals).
-    * Markdown: a caption line (metric, aggregation, interval, trials per row), then a table
+    * Markdown: a caption line (metric, aggregation, interval, trials per row, how the
+      models were scaled), then a table
       ``model | setup | <12 published labels> | mean | trials`` with 1 decimal; the mean
       column shows its interval as ``5.2 [4.1, 6.3]``.
     * PNG: the 12 joints as grouped bars, one bar per model with its interval as error bar,
@@ -197,11 +206,11 @@ def write_leaderboard(
     Returns:
         The CSV's table.
     """
-    table = joint_table(scores, ("model", "setup"), metric)
+    table = joint_table(scores, ("model", "setup", "scaling"), metric)
     intervals = bootstrap_ci(scores, ("model", "setup"), metric, n_resamples, seed, level)
     table = table.merge(intervals, on=["model", "setup"], how="left", validate="one_to_one")
     table = table.sort_values(["setup", MEAN_COLUMN, "model"], kind="stable", na_position="last")
-    leading = ["setup", "model", "trials", "nan_scores"]
+    leading = ["setup", "model", "scaling", "trials", "nan_scores"]
     table = table[leading + [c for c in table.columns if c not in leading]].reset_index(drop=True)
     for path in (output_csv, output_md, output_plot):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +220,8 @@ def write_leaderboard(
         f"Joint-angle RMSE in degrees (metric `{metric}`): unweighted mean over trials per "
         f"DOF, left and right averaged, mean = mean of the 12 joints; [low, high] = "
         f"{level:.0%} percentile bootstrap interval over trials ({n_resamples} resamples, "
-        f"seed {seed}); {_trials_text(table['trials'])}."
+        f"seed {seed}); {_trials_text(table['trials'])}. "
+        f"{_SCALING_TEXT.get(str(table['scaling'].iloc[0]), str(table['scaling'].iloc[0]))}"
     )
     write_text(output_md, _markdown(table, caption))
     _plot(table, Path(output_plot), metric, level)
@@ -297,6 +307,14 @@ def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
             f"{first[[*KEY_COLUMNS, 'dof']].to_dict()}; expected one row per trial, model, "
             "setup and DOF. Was a per-trial CSV concatenated twice?"
         )
+    modes = sorted(long["scaling"].unique())
+    if len(modes) > 1:
+        counts = long.drop_duplicates([*KEY_COLUMNS])["scaling"].value_counts().to_dict()
+        raise LeaderboardError(
+            f"scores mix scaling modes {modes} (trials per mode: {counts}); a model scaled on "
+            "motion capture and one scaled on video are not comparable, so they are never "
+            "ranked in one table. Give each mode its own dataset entry in the config."
+        )
     activities = long.groupby(list(TRIAL_COLUMNS))["activity"].nunique()
     if (activities > 1).any():
         raise LeaderboardError(
@@ -328,7 +346,7 @@ def _joint_table(wide: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 def _recordings(wide: pd.DataFrame, setup: str, model: str) -> pd.DataFrame:
     """One model's rows on one setup, indexed by TRIAL_COLUMNS."""
     selected = wide.xs((setup, model), level=("setup", "model"))
-    return selected.droplevel("activity").reorder_levels(list(TRIAL_COLUMNS))
+    return selected.droplevel(["activity", "scaling"]).reorder_levels(list(TRIAL_COLUMNS))
 
 
 def _paired_comparison(

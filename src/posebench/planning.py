@@ -443,15 +443,27 @@ class Plan:
     def calibration(self, keys: Any) -> str:
         return self.trial(keys).calibration
 
-    def scaling_trc(self, keys: Any) -> str:
+    def scaling_mode(self, keys: Any) -> str:
+        """`mocap` when the dataset provides the subject's scaled model (sample sheet column
+        `scaling_model`, from the dataset's `scaling: mocap`), else `video`."""
         session = self.index(keys.dataset).session(keys.subject, keys.session)
-        return PATHS.trc.format(
-            **{
-                **_values(keys),
-                "session": session.scaling_session,
-                "trial": session.scaling_trial,
-            }
-        )
+        return "mocap" if session.scaling_model else "video"
+
+    def scaling_inputs(self, keys: Any) -> dict[str, str]:
+        """What the scale job reads: the dataset's scaled model (`mocap`), or the TRC of the
+        session's scaling trial (`video`)."""
+        session = self.index(keys.dataset).session(keys.subject, keys.session)
+        if session.scaling_model:
+            return {"mocap_model": session.scaling_model}
+        return {
+            "trc": PATHS.trc.format(
+                **{
+                    **_values(keys),
+                    "session": session.scaling_session,
+                    "trial": session.scaling_trial,
+                }
+            )
+        }
 
     def scaled_model(self, keys: Any) -> str:
         """The model a trial's IK tracks: scaled once per subject on the scaling trial of the
@@ -475,6 +487,7 @@ class Plan:
             "trial": keys.trial,
             "activity": self.trial(keys).activity,
             "model": keys.model,
+            "scaling": self.scaling_mode(keys),
         }
 
     # -- run units ----------------------------------------------------------------------

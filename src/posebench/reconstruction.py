@@ -28,8 +28,13 @@ from posebench.logs import TERMINAL
 from posebench.markersets import get_marker_set
 from posebench.timeseries import fill_gaps, lowpass_butterworth, resample, valid_frame_span
 from posebench.triangulation import (
+    SYNC_MAX_FRAMES,
+    SYNC_MIN_IMPROVEMENT_FRACTION,
+    SYNC_MIN_IMPROVEMENT_PX,
     correct_left_right_swaps,
+    estimate_camera_offsets,
     reprojection_errors_px,
+    shift_camera_frames,
     triangulate_robust,
 )
 
@@ -54,6 +59,8 @@ class TriangulationSettings:
     fix_left_right_swaps: bool = True
     max_reprojection_error_px: float | None = 30.0
     min_detection_fraction: float = 0.2
+    sync_max_offset_frames: int = 8
+    sync_correct: bool = False
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TriangulationSettings:
@@ -75,6 +82,8 @@ class TriangulationSettings:
                 else float(section["max_reprojection_error_px"])
             ),
             min_detection_fraction=float(section["min_detection_fraction"]),
+            sync_max_offset_frames=int(section["sync"]["max_offset_frames"]),
+            sync_correct=bool(section["sync"]["correct"]),
         )
 
 
@@ -146,6 +155,30 @@ def _check_against_calibration(
             )
 
 
+def time_base_fps(video_fps: float, metadata: Mapping[str, Any]) -> tuple[float, str]:
+    """The frame rate that places frame slot j at t = j / fps, and where it comes from.
+
+    From the calibration's `metadata`: the dataset's declared rate (`fps`, already checked
+    to be within 1% of the video's) where it declares one; the video's rate rounded to an
+    integer where the dataset's `frame_rate_rule` is `rounded` (OpenCapBench's protocol for
+    LabValidation: 59.94 fps videos on a 60 Hz grid); else the video header's rate.
+    """
+    declared = metadata.get("fps")
+    if declared is not None:
+        return float(declared), f"declared in {metadata.get('fps_source', 'the calibration')}"
+    rule = metadata.get("frame_rate_rule", "header")
+    if rule == "rounded":
+        return float(
+            round(video_fps)
+        ), f"video header {video_fps:g} fps rounded (frame_rate: rounded)"
+    if rule != "header":
+        raise ReconstructionError(
+            f"calibration metadata frame_rate_rule is {rule!r}; expected 'rounded' or 'header'. "
+            "The dataset adapter writes it: describe the dataset again."
+        )
+    return float(video_fps), "video header"
+
+
 def _check_views(
     views: Sequence[Keypoints2D], files: Sequence[Path], max_frame_mismatch: int
 ) -> int:
@@ -213,6 +246,80 @@ def _usable_cameras(
     return usable, fraction, dropped
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _synchronise(
+    cameras: Sequence[Camera],
+    keypoints_px: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    settings: TriangulationSettings,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, Any]]:
+    """Measure each camera's time offset against the other cameras (see
+    `estimate_camera_offsets`), warn about those with one and, with
+    `triangulation.sync.correct`, shift their keypoints; return the (C, F, K, 2) keypoints,
+    (C, F, K) scores and the report's `sync` entry."""
+    report: dict[str, Any] = {
+        "enabled": settings.sync_max_offset_frames > 0,
+        "max_offset_frames": settings.sync_max_offset_frames,
+        "correct": settings.sync_correct,
+        "applied": False,
+        "min_improvement_fraction": SYNC_MIN_IMPROVEMENT_FRACTION,
+        "min_improvement_px": SYNC_MIN_IMPROVEMENT_PX,
+        "max_evaluated_frames": SYNC_MAX_FRAMES,
+        "cameras": {},
+    }
+    if not report["enabled"]:
+        return keypoints_px, scores, report
+    offsets = estimate_camera_offsets(
+        cameras, keypoints_px, scores, settings.min_score, settings.sync_max_offset_frames,
+        settings.min_views,
+    )  # fmt: skip
+    keypoints_px, scores = keypoints_px.copy(), scores.copy()
+    for index, (camera, found) in enumerate(zip(cameras, offsets, strict=True)):
+        report["cameras"][camera.name] = {
+            "offset_frames": found.offset_frames,
+            "error_px_at_zero": _finite_or_none(found.error_px_at_zero),
+            "error_px_at_offset": _finite_or_none(found.error_px_at_offset),
+            "error_px_by_offset": [_finite_or_none(e) for e in found.error_px_by_offset],
+            "frames": found.frames,
+            "observations": found.observations,
+            "not_measured": found.not_measured,
+        }
+        if found.offset_frames is None:
+            log.info("%s: time offset not measured (%s)", camera.name, found.not_measured)
+            continue
+        offset = found.offset_frames
+        if offset == 0:
+            continue
+        if settings.sync_correct:
+            keypoints_px[index], scores[index] = shift_camera_frames(
+                keypoints_px[index], scores[index], offset
+            )
+            report["applied"] = True
+            action = (
+                f"its keypoints were shifted {abs(offset)} frame(s) "
+                f"{'earlier' if offset > 0 else 'later'} before triangulation "
+                "(triangulation.sync.correct: true)"
+            )
+        else:
+            action = (
+                "check that the videos are synchronised, or set triangulation.sync.correct: "
+                "true in config/config.yaml to shift its keypoints before triangulation"
+            )
+        log.warning(
+            "%s is %d frame(s) %s the other cameras (its frame j shows what they show at frame "
+            "j %s %d): its median reprojection error is %.1f px as recorded and %.1f px "
+            "shifted by %+d frames; %s.",
+            camera.name, abs(offset), "behind" if offset > 0 else "ahead of",
+            "-" if offset > 0 else "+", abs(offset), found.error_px_at_zero,
+            found.error_px_at_offset, offset, action,
+            extra=TERMINAL,
+        )  # fmt: skip
+    return keypoints_px, scores, report
+
+
 def _reprojection_table(
     errors_px: npt.NDArray[np.float64],
     keypoint_names: Sequence[str],
@@ -271,7 +378,7 @@ def reconstruct_trial(
     metadata = read_json(calibration, "camera file").get("metadata", {})
     _check_against_calibration(cameras, views, keypoint_files, metadata, calibration)
     n_frames = _check_views(views, keypoint_files, settings.max_frame_mismatch)
-    fps = views[0].fps
+    fps, fps_source = time_base_fps(views[0].fps, metadata)
 
     keypoints_px = np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64)
     scores = np.stack([v.scores[:n_frames] for v in views]).astype(np.float64)
@@ -291,6 +398,7 @@ def reconstruct_trial(
         for name, count in zip(used_names, swapped.sum(axis=1), strict=True):
             if count:
                 log.info("%s: left/right exchanged in %d of %d frames", name, count, n_frames)
+    keypoints_px, scores, sync = _synchronise(cameras, keypoints_px, scores, settings)
     points_m, n_views, used = triangulate_robust(
         cameras, keypoints_px, scores, settings.min_score, settings.min_views,
         settings.max_reprojection_error_px,
@@ -354,7 +462,9 @@ def reconstruct_trial(
             for name, fraction in zip(camera_names, detection_fraction, strict=True)
         },
         "keypoint_files": [str(p) for p in keypoint_files],
-        "video_fps": fps,
+        "video_fps": views[0].fps,
+        "time_base_fps": fps,
+        "time_base_source": fps_source,
         "video_frames": n_frames,
         "output_rate_hz": settings.output_rate_hz,
         "output_frames": int(kept.size),
@@ -368,6 +478,7 @@ def reconstruct_trial(
         "left_right_swapped_frames": dict(
             zip(used_names, map(int, swapped.sum(axis=1)), strict=True)
         ),
+        "sync": sync,
         "views_rejected_fraction": float((confident & ~used).sum() / max(int(confident.sum()), 1)),
         "mean_reprojection_error_px": float(np.nanmean(errors))
         if np.isfinite(errors).any()

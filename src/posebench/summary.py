@@ -100,11 +100,24 @@ def plot_joint_angles(
     plt.close(figure)
 
 
+def camera_offsets(report: Mapping[str, object]) -> str:
+    """The non-zero time offsets of a triangulation report's cameras as `Cam1:+3; Cam4:-2`
+    (offset +k: the camera lags k frames); empty when there are none or the report predates
+    the synchronisation check."""
+    sync = report.get("sync")
+    cameras = sync.get("cameras", {}) if isinstance(sync, Mapping) else {}
+    return "; ".join(
+        f"{name}:{entry['offset_frames']:+d}"
+        for name, entry in cameras.items()
+        if entry.get("offset_frames")
+    )
+
+
 def trial_quality(
     triangulation_report: Path, marker_errors: Path, keys: Mapping[str, str]
 ) -> dict[str, object]:
     """One row of quality figures for a trial: cameras configured and used (with why any were
-    dropped), reprojection and IK marker errors."""
+    dropped), cameras' time offsets, reprojection and IK marker errors."""
     report = read_json(triangulation_report, "triangulation report")
     errors = read_mot(marker_errors).table
     rms = errors.get("marker_error_RMS")
@@ -115,6 +128,7 @@ def trial_quality(
         "cameras_configured": len(report.get("cameras_configured", used)),
         "cameras_used": len(used),
         "camera_warnings": "; ".join(report.get("cameras_dropped", {}).values()),
+        "camera_offsets_frames": camera_offsets(report),
         "video_frames": report["video_frames"],
         "output_frames": report["output_frames"],
         "mean_reprojection_error_px": report["mean_reprojection_error_px"],

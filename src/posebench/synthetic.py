@@ -10,9 +10,11 @@ Frames and units:
 
 * OpenSim's ground frame: x forward (the direction the subject faces), y up, z to the
   subject's right; metres.
-* The calibration's world frame is the checkerboard frame of a ``backWall`` board:
-  ``X_board = R.T @ X_opensim`` with ``R = board_to_opensim("backWall", ...)``, so the
-  dataset reader's rule recovers OpenSim coordinates. The pickles hold world(board)->camera
+* The calibration's world frame is the frame of a checkerboard with the subject's
+  ``placement`` (``backWall`` by default): ``X_board = R.T @ X_opensim``, with ``R`` built
+  here from the Euler angles each convention documents for that placement
+  (:data:`BOARD_EULER_ANGLES`, through SciPy), independently of the dataset reader's rule
+  tables, so reading the subject back tests the reader. The pickles hold world(board)->camera
   rotations and translations in millimetres.
 * Camera ``k`` sits on a circle of radius ``camera_distance_m`` about the vertical axis
   through the origin (where every trial is centred), at ``camera_angles_deg[k]``: the
@@ -85,6 +87,25 @@ CHECKERBOARD: dict[str, Any] = {
     "squareSideLength_mm": 35,
     "black2BlackCornersWidth_n": 4,
     "black2BlackCornersHeight_n": 5,
+}
+#: Per placement convention and checkerboard placement, the rotation from the board frame
+#: into OpenSim's as SciPy Euler angles (lower-case axes: about fixed axes, in order;
+#: upper-case: about the rotating body's axes), as OpenCap's own code writes them.
+BOARD_EULER_ANGLES: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {
+    "opencapbench": {
+        "backWall": ("yz", (90.0, 180.0)),
+        "backWall_largeCB": ("y", (-90.0,)),
+        "backWall_walking": ("YZ", (-90.0, 180.0)),
+        "ground": ("xy", (-90.0, 90.0)),
+        "ground_jumps": ("xy", (90.0, 180.0)),
+        "ground_gaits": ("xy", (90.0, 90.0)),
+    },
+    "opencap-core-2024": {
+        "backWall": ("yz", (90.0, 180.0)),
+        "Perpendicular": ("yz", (90.0, 180.0)),
+        "ground": ("xy", (90.0, 90.0)),
+        "Lying": ("xy", (90.0, 90.0)),
+    },
 }
 VIDEO_SUFFIX = "_syncdWithMocap.avi"
 ORACLE_SUFFIX = "_oracle_keypoints.npz"
@@ -629,14 +650,27 @@ def synthetic_cameras(
     return cameras
 
 
-def _board_rotation() -> FloatArray:
-    """R with X_opensim = R @ X_board for the synthetic backWall board (not upside down)."""
-    return board_to_opensim(str(CHECKERBOARD["placement"]), np.eye(3))
+def board_rotation(placement: str = "backWall", convention: str = "opencapbench") -> FloatArray:
+    """R with X_opensim = R @ X_board for a board with `placement` under `convention`
+    (:data:`BOARD_EULER_ANGLES`; a wall board the right way up)."""
+    from scipy.spatial.transform import Rotation
+
+    try:
+        sequence, angles = BOARD_EULER_ANGLES[convention][placement]
+    except KeyError:
+        raise ValueError(
+            f"no synthetic board for placement {placement!r} under convention {convention!r}; "
+            f"known: { {c: sorted(t) for c, t in BOARD_EULER_ANGLES.items()} }"
+        ) from None
+    matrix = Rotation.from_euler(sequence, angles, degrees=True).as_matrix()
+    return np.asarray(np.round(matrix, 12), dtype=np.float64)
 
 
-def to_board_frame(camera: Camera) -> Camera:
+def to_board_frame(
+    camera: Camera, placement: str = "backWall", convention: str = "opencapbench"
+) -> Camera:
     """The same camera with extrinsics in the checkerboard (world) frame."""
-    r_b2o = _board_rotation()
+    r_b2o = board_rotation(placement, convention)
     return Camera(
         name=camera.name,
         matrix=camera.matrix,
@@ -763,6 +797,8 @@ def generate_subject(
     camera_distance_m: float = 4.0,
     seed: int = 0,
     activities: Sequence[str] = ("static", "squats", "STS", "DJ", "walking"),
+    placement: str = "backWall",
+    placement_convention: str = "opencapbench",
 ) -> SyntheticSubject:
     """Write a synthetic subject in OpenCap's LabValidation layout under ``root/<subject>``.
 
@@ -784,6 +820,10 @@ def generate_subject(
         seed: seed of the motions' small random variations and of the camera layout.
         activities: activities to generate, among :data:`ACTIVITY_SESSIONS`; trial names are
             the activity + ``"1"``.
+        placement, placement_convention: the checkerboard's placement written to
+            ``sessionMetadata.yaml`` and the convention (:data:`BOARD_EULER_ANGLES`) that
+            says how its frame lies in OpenSim's; read the subject with the same
+            ``placement_convention``.
 
     Returns:
         A :class:`SyntheticSubject` describing what was written.
@@ -808,14 +848,15 @@ def generate_subject(
     size = (int(image_size[0]), int(image_size[1]))
     info = _load_model(Path(model), Path(marker_set), geometry_dir)
     cameras_os = synthetic_cameras(camera_angles_deg, camera_distance_m, size, seed)
-    cameras = [to_board_frame(camera) for camera in cameras_os]
-    r_b2o = _board_rotation()
-    if not np.array_equal(
-        board_to_opensim(str(CHECKERBOARD["placement"]), cameras[0].rotation), r_b2o
+    r_b2o = board_rotation(placement, placement_convention)
+    cameras = [to_board_frame(camera, placement, placement_convention) for camera in cameras_os]
+    if not np.allclose(
+        board_to_opensim(placement, cameras[0].rotation, placement_convention), r_b2o, atol=1e-9
     ):
         raise CameraLayoutError(
-            "the first camera is upside down with respect to the board, so OpenCap's rule "
-            "would not recover OpenSim's frame; check camera_angles_deg"
+            f"with a {placement!r} board the first camera looks upside down to OpenCap's rule "
+            f"({placement_convention}), which would then not recover OpenSim's frame; check "
+            "camera_angles_deg"
         )
     subject_dir = Path(root) / subject
     # Compute and check every trial before writing anything.
@@ -889,7 +930,7 @@ def generate_subject(
         "mass_kg": float(mass_kg),
         "height_m": float(height_m),
         "openSimModel": Path(model).stem,
-        "checkerBoard": dict(CHECKERBOARD),
+        "checkerBoard": {**CHECKERBOARD, "placement": placement},
         "synthetic": True,
         "generator": {
             "module": __name__,
@@ -900,6 +941,7 @@ def generate_subject(
             "camera_angles_deg": [float(a) for a in camera_angles_deg],
             "camera_distance_m": float(camera_distance_m),
             "activities": list(activities),
+            "placement_convention": placement_convention,
             "durations_s": {a: ACTIVITY_DURATIONS_S[a] for a in activities},
             "model_file": Path(model).name,
             "model_sha256": _sha256(Path(model)),
@@ -937,6 +979,8 @@ _DATASET_SETTINGS = (
     "camera_distance_m",
     "seed",
     "activities",
+    "placement",
+    "placement_convention",
 )
 
 

@@ -138,8 +138,12 @@ def get_calibration(wildcards):
     return PLAN.calibration(wildcards)
 
 
-def get_scaling_trc(wildcards):
-    return PLAN.scaling_trc(wildcards)
+def get_scaling_inputs(wildcards):
+    return PLAN.scaling_inputs(wildcards)
+
+
+def get_scaling_mode(wildcards):
+    return PLAN.scaling_mode(wildcards)
 
 
 def get_scaled_model(wildcards):

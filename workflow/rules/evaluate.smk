@@ -2,6 +2,7 @@ rule evaluate:
     input:
         motion=PATHS.motion,
         ground_truth=get_ground_truth,
+        triangulation=PATHS.triangulation,
     output:
         PATHS.scores,
     log:

@@ -1,6 +1,6 @@
 rule scale:
     input:
-        trc=get_scaling_trc,
+        unpack(get_scaling_inputs),
         opensim=get_opensim_inputs,
     output:
         model=PATHS.scaled_model,
@@ -13,6 +13,7 @@ rule scale:
         "../../envs/posebench.yaml"
     params:
         participant=get_participant,
+        scaling=get_scaling_mode,
         marker_set=get_marker_set,
         setup_dir=get_setup_dir,
         window_s=config["opensim"]["scaling"]["window_s"],

@@ -1,20 +1,23 @@
-"""Snakemake adapter: scale the OpenSim model of one subject, session and model."""
+"""Snakemake adapter: scale the OpenSim model of one subject, session and model, or
+(`scaling: mocap`) place the marker set on the dataset's scaled model."""
 
 from pathlib import Path
 
-from posebench.kinematics import configure_opensim_logging, scale_session
+from posebench.kinematics import adopt_scaled_model, configure_opensim_logging, scale_session
 from posebench.logs import log_to_file
 
 log_to_file(snakemake.log[0])
 configure_opensim_logging(None)
 participant = snakemake.params.participant
-scale_session(
-    trc=Path(snakemake.input.trc),
-    marker_set=snakemake.params.marker_set,
-    setup_dir=Path(snakemake.params.setup_dir),
-    mass_kg=participant["mass_kg"],
-    height_m=participant["height_m"],
-    window_s=snakemake.params.window_s,
-    output_model=Path(snakemake.output.model),
-    output_report=Path(snakemake.output.report),
-)
+common = {
+    "marker_set": snakemake.params.marker_set,
+    "setup_dir": Path(snakemake.params.setup_dir),
+    "mass_kg": participant["mass_kg"],
+    "height_m": participant["height_m"],
+    "output_model": Path(snakemake.output.model),
+    "output_report": Path(snakemake.output.report),
+}
+if snakemake.params.scaling == "mocap":
+    adopt_scaled_model(scaled_model=Path(snakemake.input.mocap_model), **common)
+else:
+    scale_session(trc=Path(snakemake.input.trc), window_s=snakemake.params.window_s, **common)

@@ -30,6 +30,7 @@ class Trial:
     activity: str
     scaling_session: str
     scaling_trial: str
+    scaling_model: str  # the dataset's scaled model; empty: scaled on the video
     ground_truth: str
     evaluate: bool
 
@@ -113,6 +114,7 @@ def _trials(rows: Sequence[Mapping[str, Any]]) -> list[Trial]:
                 activity=first["activity"],
                 scaling_session=first["scaling_session"],
                 scaling_trial=first["scaling_trial"],
+                scaling_model=first["scaling_model"] or "",
                 ground_truth=first["ground_truth"],
                 evaluate=first["evaluate"] == "yes",
             )

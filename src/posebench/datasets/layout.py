@@ -16,6 +16,7 @@ OPENCAP_VIDEO_SUFFIX = "_syncdWithMocap.avi"
 OPENCAP_CALIBRATION_FILE = "cameraIntrinsicsExtrinsics.pickle"
 OPENCAP_METADATA_FILE = "sessionMetadata.yaml"
 OPENCAP_GROUND_TRUTH_DIR = ("OpenSimData", "Mocap", "IK")
+OPENCAP_MOCAP_MODEL = "OpenSimData/Mocap/Model/*.osim"  # glob of the mocap-scaled model
 
 # Pose2Sim demo (Demo_SinglePerson)
 POSE2SIM_CONFIG_FILE = "Config.toml"
@@ -29,7 +30,8 @@ def is_selected(value: str, allowed: Sequence[str] | None) -> bool:
 
 
 def opencap_sources(root: Path, options: Mapping[str, Any]) -> list[Path]:
-    """Metadata, calibration pickles, videos and ground truth of the selected subjects."""
+    """Metadata, calibration pickles, videos, ground truth and (`scaling: mocap`) the
+    mocap-scaled models of the selected subjects."""
     files: list[Path] = []
     for subject_dir in root.glob("subject*"):
         if not subject_dir.is_dir() or not is_selected(subject_dir.name, options.get("subjects")):
@@ -41,6 +43,12 @@ def opencap_sources(root: Path, options: Mapping[str, Any]) -> list[Path]:
             files.extend(camera_dir.glob(OPENCAP_CALIBRATION_FILE))
             files.extend(camera_dir.glob(f"*/*{OPENCAP_VIDEO_SUFFIX}"))
         files.extend(subject_dir.joinpath(*OPENCAP_GROUND_TRUTH_DIR).glob("*.mot"))
+        if options.get("scaling", "mocap") == "mocap":
+            files.extend(
+                p
+                for p in subject_dir.glob(options.get("mocap_model", OPENCAP_MOCAP_MODEL))
+                if p.is_file()
+            )
     return files
 
 

@@ -7,11 +7,24 @@ Layout read, per `subjectN/` under the dataset root:
   `distortion` (1x5), `rotation` (3x3) and `translation` (3x1, millimetres), world
   (checkerboard) -> camera; its `imageSize` is stale, the size is taken from the video;
 - `VideoData/<Session>/Cam<k>/<trial>/<trial>_syncdWithMocap.avi`;
-- `OpenSimData/Mocap/IK/<trial>.mot`: ground-truth joint angles.
+- `OpenSimData/Mocap/IK/<trial>.mot`: ground-truth joint angles;
+- `OpenSimData/Mocap/Model/*.osim`: the subject's mocap-scaled model (`scaling: mocap`).
 
-A subject without videos, and a (non-static) trial without ground truth or without a video
-in every camera, are reported (log and `skipped`) and left out. Each subject is scaled on
-its first `static*` trial of the first session that has one (OpenCap's `Session0`).
+A subject without videos, with a checkerboard placement its convention has no rule for, or
+(with `scaling: mocap`) without exactly one mocap-scaled model, and a (non-static) trial
+without ground truth or without a video in every camera, are reported (log and `skipped`)
+and left out. Each subject is scaled on its first `static*` trial of the first session that
+has one (OpenCap's `Session0`), or (`scaling: mocap`) given its mocap-scaled model.
+
+Dataset options (config `datasets.<name>`), with OpenCapBench's protocol as the default:
+
+- `placement_convention`: `opencapbench` or `opencap-core-2024`
+  (`posebench.datasets.opencap_frames`);
+- `frame_rate`: `rounded` (OpenCapBench: frame slot j is at j / round(video fps), so
+  59.94 fps videos are on a 60 Hz grid) or `header` (j / the header's rate);
+- `scaling`: `mocap` (OpenCapBench's default: IK on the dataset's mocap-scaled model, with
+  the marker set's markers scaled onto it) or `video` (scaled on the static trial's video
+  markers); `mocap_model` is the glob, relative to the subject folder, of that model.
 """
 
 from __future__ import annotations
@@ -33,10 +46,16 @@ from posebench.datasets.layout import (
     OPENCAP_CALIBRATION_FILE,
     OPENCAP_GROUND_TRUTH_DIR,
     OPENCAP_METADATA_FILE,
+    OPENCAP_MOCAP_MODEL,
     OPENCAP_VIDEO_SUFFIX,
     is_selected,
 )
-from posebench.datasets.opencap_frames import board_to_opensim
+from posebench.datasets.opencap_frames import (
+    DEFAULT_CONVENTION,
+    PlacementError,
+    board_to_opensim,
+    placement_rule,
+)
 from posebench.datasets.sheet import SampleSheetError
 from posebench.video import probe_video
 
@@ -44,6 +63,14 @@ log = logging.getLogger(__name__)
 
 STATIC_PREFIX = "static"
 NOT_TRIALS = ("extrinsics",)  # calibration recordings, not movements
+FRAME_RATE_RULES = ("rounded", "header")
+SCALING_MODES = ("mocap", "video")
+DEFAULT_OPTIONS: dict[str, str] = {
+    "placement_convention": DEFAULT_CONVENTION,
+    "frame_rate": "rounded",
+    "scaling": "mocap",
+    "mocap_model": OPENCAP_MOCAP_MODEL,
+}
 
 
 @dataclass
@@ -63,8 +90,9 @@ def activity_of(trial: str) -> str:
     return re.sub(r"\d+$", "", trial) or trial
 
 
-def read_metadata(path: Path) -> tuple[float, float | None, str]:
-    """Mass (kg), height (m) and checkerboard placement from `sessionMetadata.yaml`."""
+def read_metadata(path: Path) -> tuple[float, float | None, str | None]:
+    """Mass (kg), height (m) and checkerboard placement (None when absent) from
+    `sessionMetadata.yaml`."""
     if not path.is_file():
         raise SampleSheetError(f"Session metadata not found: {path} (every subject needs one).")
     try:
@@ -76,9 +104,11 @@ def read_metadata(path: Path) -> tuple[float, float | None, str]:
         raise SampleSheetError(f"{path}: mass_kg is {mass!r}; expected a positive number")
     height = metadata.get("height_m")
     placement = (metadata.get("checkerBoard") or {}).get("placement")
-    if not isinstance(placement, str):
-        raise SampleSheetError(f"{path}: checkerBoard.placement is missing")
-    return float(mass), float(height) if isinstance(height, int | float) else None, placement
+    return (
+        float(mass),
+        float(height) if isinstance(height, int | float) else None,
+        placement if isinstance(placement, str) else None,
+    )
 
 
 def read_camera(path: Path, name: str, image_size: tuple[int, int]) -> Camera:
@@ -118,6 +148,7 @@ def _describe_session(
     placement: str,
     calibration: Path,
     found: Discovery,
+    options: Mapping[str, Any],
 ) -> dict[str, list[Path]]:
     """Write the session's calibration; return {trial: videos in camera order}."""
     subject, session = subject_dir.name, session_dir.name
@@ -151,16 +182,53 @@ def _describe_session(
         cameras.append(
             read_camera(cam / OPENCAP_CALIBRATION_FILE, cam.name, (info.width, info.height))
         )
+    convention = str(options["placement_convention"])
     save_cameras(
         calibration,
         cameras,
         metadata={
             "source": str(session_dir),
             "checkerboard_placement": placement,
-            "world_to_opensim": board_to_opensim(placement, cameras[0].rotation).tolist(),
+            "placement_convention": convention,
+            "world_to_opensim": board_to_opensim(
+                placement, cameras[0].rotation, convention
+            ).tolist(),
+            "frame_rate_rule": str(options["frame_rate"]),
         },
     )
     return trials
+
+
+def _options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The adapter's options with OpenCapBench's protocol as defaults, checked."""
+    merged = {**DEFAULT_OPTIONS, **options}
+    for key, allowed in (("frame_rate", FRAME_RATE_RULES), ("scaling", SCALING_MODES)):
+        if merged[key] not in allowed:
+            raise SampleSheetError(
+                f"datasets option {key}: {merged[key]!r} is not one of {list(allowed)}."
+            )
+    try:
+        placement_rule("backWall", str(merged["placement_convention"]))
+    except PlacementError as error:
+        raise SampleSheetError(str(error)) from error
+    return merged
+
+
+def _mocap_model(subject_dir: Path, pattern: str) -> tuple[Path | None, str]:
+    """The subject's one mocap-scaled model matching `pattern`, or None and why not."""
+    matches = sorted(p for p in subject_dir.glob(pattern) if p.is_file())
+    if len(matches) == 1:
+        return matches[0], ""
+    if not matches:
+        return None, (
+            f"scaling: mocap needs the subject's mocap-scaled model, but nothing matches "
+            f"{subject_dir / pattern}; set the dataset's mocap_model pattern, or use "
+            "scaling: video"
+        )
+    return None, (
+        f"scaling: mocap needs one mocap-scaled model, but {[m.name for m in matches]} match "
+        f"{subject_dir / pattern}; narrow the dataset's mocap_model pattern"
+    )
 
 
 def describe_opencap(
@@ -180,6 +248,7 @@ def describe_opencap(
             "LabValidation dataset and point `datasets: <name>: path` at the folder holding "
             "the subject folders (see README)."
         )
+    options = _options(options)
     found = Discovery()
     for subject_dir in subject_dirs:
         subject = subject_dir.name
@@ -191,10 +260,30 @@ def describe_opencap(
                 subject, "*", "*", f"no videos ({subject_dir / 'VideoData'} is missing or empty)"
             )
             continue
-        mass_kg, height_m, placement = read_metadata(subject_dir / OPENCAP_METADATA_FILE)
+        metadata_file = subject_dir / OPENCAP_METADATA_FILE
+        mass_kg, height_m, placement = read_metadata(metadata_file)
+        if placement is None:
+            found.skip(subject, "*", "*", f"{metadata_file} has no checkerBoard.placement")
+            continue
+        try:
+            placement_rule(placement, str(options["placement_convention"]))
+        except PlacementError as error:
+            found.skip(subject, "*", "*", f"{metadata_file}: {error}")
+            continue
+        scaling_model: Path | None = None
+        if options["scaling"] == "mocap":
+            scaling_model, reason = _mocap_model(subject_dir, str(options["mocap_model"]))
+            if scaling_model is None:
+                found.skip(subject, "*", "*", reason)
+                continue
         sessions = {
             s.name: _describe_session(
-                subject_dir, s, placement, calibration_dir / subject / f"{s.name}.json", found
+                subject_dir,
+                s,
+                placement,
+                calibration_dir / subject / f"{s.name}.json",
+                found,
+                options,
             )
             for s in session_dirs
         }
@@ -240,6 +329,7 @@ def describe_opencap(
                             "activity": activity_of(trial),
                             "scaling_session": scaling_session,
                             "scaling_trial": scaling_trial,
+                            "scaling_model": str(scaling_model) if scaling_model else "",
                             "ground_truth": str(truth) if truth.is_file() else "",
                             "evaluate": "yes" if evaluate else "no",
                         }

@@ -1,21 +1,68 @@
 """Rotation from an OpenCap session's checkerboard (world) frame into OpenSim's frame.
 
 OpenCap calibrates every camera against a checkerboard; its pose in the lab is recorded in
-`sessionMetadata.yaml` as `checkerBoard.placement`. The rule (space-fixed rotations
-applied in the order written): `backWall`/`Perpendicular` -> about y by +90 deg, then about
-z by 180 deg, unless the board is upside down (the first camera's `rotation[1, 1] < 0`),
-then about y by -90 deg only; `ground`/`Lying` -> about x by +90 deg, then about y by +90 deg.
-`X_opensim = R @ X_board`.
+`sessionMetadata.yaml` as `checkerBoard.placement`. Which rotation a placement means is a
+*convention*, and two are in use; each is a table below (data, not code), selected per
+dataset with `datasets.<name>.placement_convention`:
+
+- `opencapbench` (default): the rules OpenCapBench scores LabValidation with, including its
+  legacy placements `backWall_largeCB`, `backWall_walking`, `ground_jumps`, `ground_gaits`.
+  `ground` is about x by -90 deg, then about y by +90 deg.
+- `opencap-core-2024`: opencap-core's rules since December 2024 (after LabValidation was
+  recorded), with the newer names `Perpendicular` and `Lying`: `ground`/`Lying` is about x
+  by +90 deg, then about y by +90 deg, which flips y and z of a ground-board subject
+  compared with `opencapbench`.
+
+A rule is a list of rotations about OpenSim's fixed axes, applied in the order written, so
+`X_opensim = R @ X_board` with `R = R_last @ ... @ R_first`. A wall board can hang upside
+down: where a rule has an `upside_down` list, it is used when the session's first camera
+has `rotation[1, 1] < 0` (world->camera rotation), as both conventions detect it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
-WALL_PLACEMENTS = ("backWall", "Perpendicular")
-GROUND_PLACEMENTS = ("ground", "Lying")
+Rotations = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class PlacementRule:
+    """Rotations (axis, degrees) about fixed axes, in order; `upside_down` replaces them
+    when the board is detected upside down (None: the rule does not depend on it)."""
+
+    rotations: Rotations
+    upside_down: Rotations | None = None
+
+
+_WALL = PlacementRule((("y", 90.0), ("z", 180.0)), upside_down=(("y", -90.0),))
+
+PLACEMENT_CONVENTIONS: dict[str, dict[str, PlacementRule]] = {
+    "opencapbench": {
+        "backWall": _WALL,
+        "backWall_largeCB": PlacementRule((("y", -90.0),)),
+        # Body-fixed Y by -90 then Z by 180 = fixed-axis z by 180, then y by -90.
+        "backWall_walking": PlacementRule((("z", 180.0), ("y", -90.0))),
+        "ground": PlacementRule((("x", -90.0), ("y", 90.0))),
+        "ground_jumps": PlacementRule((("x", 90.0), ("y", 180.0))),
+        "ground_gaits": PlacementRule((("x", 90.0), ("y", 90.0))),
+    },
+    "opencap-core-2024": {
+        "backWall": _WALL,
+        "Perpendicular": _WALL,
+        "ground": PlacementRule((("x", 90.0), ("y", 90.0))),
+        "Lying": PlacementRule((("x", 90.0), ("y", 90.0))),
+    },
+}
+DEFAULT_CONVENTION = "opencapbench"
+
+
+class PlacementError(ValueError):
+    """A placement or convention that has no rule; the message lists the known ones."""
 
 
 def rotation_about(axis: str, degrees: float) -> FloatArray:
@@ -32,19 +79,45 @@ def rotation_about(axis: str, degrees: float) -> FloatArray:
     return np.array(matrices[axis], dtype=np.float64)
 
 
-def board_to_opensim(placement: str, first_camera_rotation: npt.ArrayLike) -> FloatArray:
-    """R with `X_opensim = R @ X_board` for a checkerboard `placement`.
+def placement_rule(placement: str, convention: str = DEFAULT_CONVENTION) -> PlacementRule:
+    """The rule of `placement` under `convention`; PlacementError naming the known ones."""
+    if convention not in PLACEMENT_CONVENTIONS:
+        raise PlacementError(
+            f"Unknown placement convention {convention!r}; known: "
+            f"{sorted(PLACEMENT_CONVENTIONS)} (datasets.<name>.placement_convention)."
+        )
+    rules = PLACEMENT_CONVENTIONS[convention]
+    if placement not in rules:
+        raise PlacementError(
+            f"checkerBoard.placement {placement!r} has no rule in the {convention!r} "
+            f"convention (known: {sorted(rules)}); other conventions: "
+            + ", ".join(
+                f"{name}: {sorted(table)}"
+                for name, table in sorted(PLACEMENT_CONVENTIONS.items())
+                if name != convention
+            )
+        )
+    return rules[placement]
+
+
+def board_to_opensim(
+    placement: str,
+    first_camera_rotation: npt.ArrayLike,
+    convention: str = DEFAULT_CONVENTION,
+) -> FloatArray:
+    """R with `X_opensim = R @ X_board` for a checkerboard `placement` under `convention`.
 
     `first_camera_rotation` is the world->camera rotation of the session's first camera,
     used to detect an upside-down wall board.
     """
-    if placement in WALL_PLACEMENTS:
-        if np.asarray(first_camera_rotation, dtype=np.float64)[1, 1] < 0:
-            return rotation_about("y", -90)
-        return rotation_about("z", 180) @ rotation_about("y", 90)
-    if placement in GROUND_PLACEMENTS:
-        return rotation_about("y", 90) @ rotation_about("x", 90)
-    raise ValueError(
-        f"Unknown checkerBoard placement {placement!r}; expected one of "
-        f"{WALL_PLACEMENTS + GROUND_PLACEMENTS}. Check sessionMetadata.yaml."
-    )
+    rule = placement_rule(placement, convention)
+    rotations = rule.rotations
+    if (
+        rule.upside_down is not None
+        and np.asarray(first_camera_rotation, dtype=np.float64)[1, 1] < 0
+    ):
+        rotations = rule.upside_down
+    result = np.eye(3)
+    for axis, degrees in rotations:
+        result = rotation_about(axis, degrees) @ result
+    return result

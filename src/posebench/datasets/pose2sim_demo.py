@@ -93,6 +93,7 @@ def describe_pose2sim_demo(
             "activity": TRIAL,
             "scaling_session": SESSION,
             "scaling_trial": TRIAL,
+            "scaling_model": "",
             "ground_truth": "",
             "evaluate": "no",
         }

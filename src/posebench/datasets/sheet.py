@@ -31,6 +31,7 @@ SAMPLE_COLUMNS = [
     "activity",  # movement type (e.g. squats, walking), for per-activity results
     "scaling_session",  # session of the trial whose frames scale the OpenSim model
     "scaling_trial",  # that trial (it must be in the sheet too)
+    "scaling_model",  # the dataset's scaled model (.osim) to use; empty: scale on the video
     "ground_truth",  # motion-capture IK (.mot, degrees) to score against; empty if none
     "evaluate",  # "yes" if this trial is scored against its ground truth
 ]
@@ -74,20 +75,21 @@ def check_sample_rows(rows: Sequence[Mapping[str, Any]], source: str) -> None:
 
 def _check_sessions(rows: Sequence[Mapping[str, Any]], source: str) -> None:
     known = {(str(r["subject"]), str(r["session"]), str(r["trial"])) for r in rows}
-    scaling: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
+    scaling: dict[tuple[str, str, str], set[tuple[str, str, str]]] = {}
     cameras: dict[tuple[str, str, str], dict[str, set[str]]] = {}
     for row in rows:
         session = (str(row["dataset"]), str(row["subject"]), str(row["session"]))
         scaling.setdefault(session, set()).add(
-            (str(row["scaling_session"]), str(row["scaling_trial"]))
+            (str(row["scaling_session"]), str(row["scaling_trial"]), _text(row["scaling_model"]))
         )
         cameras.setdefault(session, {}).setdefault(str(row["trial"]), set()).add(str(row["camera"]))
     for session, named in sorted(scaling.items()):
         subject = session[1]
-        if len(named) != 1 or (subject, *next(iter(named))) not in known:
+        if len(named) != 1 or (subject, *next(iter(named))[:2]) not in known:
             raise SampleSheetError(
                 f"{source}: session {'/'.join(session)} must name one scaling "
-                f"session/trial that is in the sheet; found {sorted(named)}"
+                f"session/trial that is in the sheet, and one scaling model (or none); found "
+                f"{sorted(named)}"
             )
         per_trial = {trial: tuple(sorted(c)) for trial, c in sorted(cameras[session].items())}
         if len(set(per_trial.values())) != 1:
