@@ -11,7 +11,13 @@ import pytest
 
 from posebench.camera import load_cameras
 from posebench.datasets import describe_dataset
-from posebench.datasets.sheet import SampleSheetError, read_samples, validate_samples
+from posebench.datasets.sheet import (
+    ADDED_COLUMNS,
+    SampleSheetError,
+    read_sample_rows,
+    read_samples,
+    validate_samples,
+)
 
 
 def describe(root: Path, tmp_path: Path, **kwargs: object) -> pd.DataFrame:
@@ -57,6 +63,19 @@ def valid_sheet() -> pd.DataFrame:
             "scaling_trial": "t1", "scaling_model": "", "ground_truth": "", "evaluate": "no",
         }
     )  # fmt: skip
+
+
+def test_sheet_of_an_older_format_is_read_for_replanning(tmp_path: Path) -> None:
+    # A sheet written before `scaling_model` existed still plans (it meant video scaling),
+    # so that the run which describes the dataset again (SHEET_FORMAT is a parameter of
+    # describe_dataset) can start; a column missing for other reasons is an error.
+    old = tmp_path / "old.tsv"
+    valid_sheet().drop(columns=list(ADDED_COLUMNS)).to_csv(old, sep="\t", index=False)
+    assert {row["scaling_model"] for row in read_sample_rows(old)} == {""}
+    assert list(read_samples(old)["scaling_model"].fillna("")) == [""] * 4
+    valid_sheet().drop(columns=["activity"]).to_csv(old, sep="\t", index=False)
+    with pytest.raises(SampleSheetError, match=r"missing columns \['activity'\]"):
+        read_sample_rows(old)
 
 
 def test_sheet_validation() -> None:

@@ -5,6 +5,8 @@ import pandas as pd
 from snakemake.utils import validate
 
 from posebench.cleanup import Unfinished, discard_outdated
+from posebench.datasets.sheet import SHEET_FORMAT
+from posebench.video import FRAME_ROWS
 
 from posebench.planning import (
     CAMERA_KEY,

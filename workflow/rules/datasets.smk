@@ -15,6 +15,7 @@ checkpoint describe_dataset:
         "../../envs/posebench.yaml"
     params:
         dataset=get_dataset,
+        sheet_format=SHEET_FORMAT,
     script:
         "../scripts/describe_dataset.py"
 

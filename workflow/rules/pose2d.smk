@@ -33,6 +33,7 @@ rule detect:
         gpu=lambda wildcards: get_detector(wildcards).get("gpu", 1),
     params:
         detector=get_detector,
+        frame_rows=FRAME_ROWS,
     script:
         "../scripts/detect.py"
 
@@ -53,5 +54,6 @@ rule pose2d:
         gpu=lambda wildcards: get_model(wildcards).get("gpu", 0),
     params:
         model=get_model,
+        frame_rows=FRAME_ROWS,
     script:
         "../scripts/pose2d.py"

@@ -37,6 +37,13 @@ SAMPLE_COLUMNS = [
 ]
 
 
+# Version of the sheet's columns, a parameter of describe_dataset: a new version describes
+# every dataset again. Columns added since version 1, with the value an older sheet meant;
+# they are filled in when such a sheet is read, so the run that re-describes it can plan.
+SHEET_FORMAT = 2
+ADDED_COLUMNS: dict[str, str] = {"scaling_model": ""}
+
+
 class SampleSheetError(ValueError):
     """The sample sheet is malformed or inconsistent; the message names the sheet."""
 
@@ -135,13 +142,15 @@ def read_sample_rows(path: str | Path) -> list[dict[str, Any]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle, delimiter="\t")
-            missing = [c for c in SAMPLE_COLUMNS if c not in (reader.fieldnames or [])]
+            present = reader.fieldnames or []
+            missing = [c for c in SAMPLE_COLUMNS if c not in present and c not in ADDED_COLUMNS]
             if missing:
                 raise SampleSheetError(
                     f"{path}: missing columns {missing}; delete it so that describe_dataset "
                     "writes it again."
                 )
-            rows: list[dict[str, Any]] = [dict(row) for row in reader]
+            added = {c: v for c, v in ADDED_COLUMNS.items() if c not in present}
+            rows: list[dict[str, Any]] = [{**added, **row} for row in reader]
     except FileNotFoundError:
         raise SampleSheetError(f"Sample sheet not found: {path}") from None
     for row in rows:
