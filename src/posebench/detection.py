@@ -38,7 +38,6 @@ import numpy.typing as npt
 from posebench.io.archive import read_archive, write_archive
 from posebench.video import (
     SlotStats,
-    VideoError,
     batched,
     check_decoded_frames,
     iter_frame_slots,
@@ -354,12 +353,6 @@ def detect_video(
     jumps = 0
     started = last_report = time.monotonic()
     for batch in prefetch(batched(iter_frame_slots(video, stats), batch_size)):
-        for slot, frame in batch:
-            if frame.shape[:2] != (info.height, info.width):
-                raise VideoError(
-                    f"{video}: frame slot {slot} is {frame.shape[1]}x{frame.shape[0]}, "
-                    f"header says {info.width}x{info.height}."
-                )
         for frame_boxes, frame_scores in detector([frame for _, frame in batch], score_threshold):
             index, jumped = select_box(frame_boxes, frame_scores, previous)
             if index is None:
@@ -380,13 +373,9 @@ def detect_video(
             last_report = now
     summary = check_decoded_frames(info, stats)
     decoded = summary.decoded
-    slot_boxes = np.full((summary.n_slots, 4), np.nan, dtype=np.float32)
-    slot_scores = np.zeros(summary.n_slots, dtype=np.float32)
-    slot_boxes[summary.slots] = np.stack(boxes)
-    slot_scores[summary.slots] = scores
     track = DetectionTrack(
-        boxes=slot_boxes,
-        scores=slot_scores,
+        boxes=summary.on_slots(np.stack(boxes), np.nan),
+        scores=summary.on_slots(scores, 0.0),
         detector=detector_name,
         score_threshold=float(score_threshold),
         fps=info.fps,

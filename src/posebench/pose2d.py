@@ -21,7 +21,6 @@ from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
 from posebench.video import (
     SlotStats,
-    VideoError,
     batched,
     check_decoded_frames,
     iter_frame_slots,
@@ -67,12 +66,6 @@ def run_pose2d(
         for batch in prefetch(batched(iter_frame_slots(video, stats), batch_size), depth=1):
             slots = [slot for slot, _ in batch]
             frames = [frame for _, frame in batch]
-            for slot, frame in batch:
-                if frame.shape[:2] != (info.height, info.width):
-                    raise VideoError(
-                        f"{video}: frame slot {slot} is {frame.shape[1]}x{frame.shape[0]}, "
-                        f"header says {info.width}x{info.height}."
-                    )
             keypoints, scores = model.predict(frames, slots)
             if keypoints.shape != (len(frames), count, 2) or scores.shape != (len(frames), count):
                 raise BackendError(
@@ -93,13 +86,9 @@ def run_pose2d(
         summary = check_decoded_frames(info, stats)
         model.end_video(summary.n_slots)
     elapsed = time.monotonic() - started
-    keypoints_px = np.full((summary.n_slots, count, 2), np.nan, dtype=np.float32)
-    slot_scores = np.zeros((summary.n_slots, count), dtype=np.float32)
-    keypoints_px[summary.slots] = np.concatenate(keypoint_batches)
-    slot_scores[summary.slots] = np.concatenate(score_batches)
     result = Keypoints2D(
-        keypoints_px=keypoints_px,
-        scores=slot_scores,
+        keypoints_px=summary.on_slots(np.concatenate(keypoint_batches), np.nan),
+        scores=summary.on_slots(np.concatenate(score_batches), 0.0),
         keypoint_names=tuple(model.keypoint_names),
         fps=info.fps,
         image_size=(info.width, info.height),

@@ -123,6 +123,18 @@ class SlotSummary:
         """Frames placed on a slot."""
         return int(self.slots.size)
 
+    def on_slots(self, rows: npt.ArrayLike, fill: float) -> npt.NDArray[np.float32]:
+        """Per-frame `rows` (one per decoded frame, in order) placed on their slots: an
+        (n_slots, ...) float32 array holding `fill` on the missing slots."""
+        values = np.asarray(rows, dtype=np.float32)
+        if values.shape[0] != self.slots.size:
+            raise ValueError(
+                f"{self.path}: {values.shape[0]} rows for {self.slots.size} decoded frames."
+            )
+        placed = np.full((self.n_slots, *values.shape[1:]), fill, dtype=np.float32)
+        placed[self.slots] = values
+        return placed
+
     def metadata(self) -> dict[str, Any]:
         """JSON-ready record for output files: the slot count, the number of missing slots
         and the first MISSING_SLOTS_LISTED of their indices, how slots were assigned."""
@@ -200,7 +212,8 @@ def iter_frame_slots(
     path: Path, stats: SlotStats | None = None
 ) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
     """Yield (slot, RGB uint8 (H, W, 3) frame) for the decodable frames of `path`, slots
-    strictly increasing (see the module docstring). `stats`, if given, is filled in."""
+    strictly increasing (see the module docstring). `stats`, if given, is filled in. A frame
+    whose size is not the header's is a VideoError."""
     info = probe_video(path)
     stats = SlotStats() if stats is None else stats
     capture = cv2.VideoCapture(str(path))
@@ -233,6 +246,11 @@ def iter_frame_slots(
             if slot <= last_slot:  # variable frame rate: two frames in one slot
                 stats.duplicates += 1
                 continue
+            if frame_bgr.shape[:2] != (info.height, info.width):
+                raise VideoError(
+                    f"{path}: frame slot {slot} is {frame_bgr.shape[1]}x{frame_bgr.shape[0]}, "
+                    f"header says {info.width}x{info.height}."
+                )
             last_slot = slot
             stats.slots.append(slot)
             yield slot, np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
