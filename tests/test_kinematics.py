@@ -25,7 +25,6 @@ from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc, write_trc
 from posebench.kinematics import (
     ScaleResult,
-    configure_opensim_logging,
     run_inverse_kinematics,
     scale_model,
     select_static_window,
@@ -51,10 +50,7 @@ class Trial:
     truth: dict[str, np.ndarray]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _opensim_log(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep OpenSim from writing opensim.log into the working directory."""
-    configure_opensim_logging(tmp_path_factory.mktemp("opensim_log") / "posebench_opensim.log")
+pytestmark = pytest.mark.usefixtures("opensim_log")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import pytest
 from posebench.evaluation import evaluate_trial
 from posebench.kinematics import (
     adopt_scaled_model,
-    configure_opensim_logging,
     inverse_kinematics_trial,
     place_markers_on_scaled_model,
 )
@@ -30,9 +29,7 @@ MODEL = "Model_Pose2Sim_simple.osim"
 MARKERS = "Markers_LSTM.xml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _opensim_log(tmp_path_factory: pytest.TempPathFactory) -> None:
-    configure_opensim_logging(tmp_path_factory.mktemp("opensim_log") / "opensim.log")
+pytestmark = pytest.mark.usefixtures("opensim_log")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +74,7 @@ def test_markers_land_where_opensim_scales_them(
 ) -> None:
     scaled, factors, expected = scaled_by_opensim
     output = tmp_path / "with_markers.osim"
-    used = place_markers_on_scaled_model(
+    used, _ = place_markers_on_scaled_model(
         scaled_model=scaled,
         generic_model=setup_dir / MODEL,
         marker_set=setup_dir / MARKERS,

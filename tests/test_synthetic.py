@@ -26,7 +26,6 @@ from posebench.io.keypoints import load_keypoints
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc, write_trc
 from posebench.kinematics import (
-    configure_opensim_logging,
     run_inverse_kinematics,
     scale_model,
     select_static_window,
@@ -75,10 +74,7 @@ LUMBAR_TASK_BIASED = ("pelvis_tilt", "hip_flexion_r", "hip_flexion_l", "L5_S1_Fl
 TRC_DECIMALS_M = 1e-6  # write_trc's fixed 6 decimals in metres
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _opensim_log(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep OpenSim from writing opensim.log into the working directory."""
-    configure_opensim_logging(tmp_path_factory.mktemp("opensim_log") / "opensim.log")
+pytestmark = pytest.mark.usefixtures("opensim_log")
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,11 @@ import pytest
 
 from posebench.io.mot import read_mot, write_mot
 from posebench.io.trc import read_trc, write_trc
-from posebench.kinematics import configure_opensim_logging
 
 MARKERS = ("Nose", "LHip", "RHip")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _opensim_log(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep OpenSim from writing opensim.log into the working directory."""
-    configure_opensim_logging(tmp_path_factory.mktemp("opensim_log") / "posebench_opensim.log")
+pytestmark = pytest.mark.usefixtures("opensim_log")
 
 
 def _trajectories(n_frames: int = 5) -> tuple[np.ndarray, np.ndarray]:

@@ -210,13 +210,6 @@ DURATION_TOLERANCE_S = 0.1
 """Largest difference between the video's and the ground truth's durations that is not
 reported as a warning (6 frames at 60 fps)."""
 
-DURATION_COLUMNS: tuple[str, ...] = (
-    "video_duration_s",
-    "video_duration_header_fps_s",
-    "truth_duration_s",
-)
-"""Trial columns of :func:`duration_check`, appended to the scores."""
-
 
 def duration_check(triangulation: Mapping[str, Any], ground_truth: Path) -> dict[str, float]:
     """The trial's video duration (its frame slots on the time base the triangulation used,
@@ -228,7 +221,7 @@ def duration_check(triangulation: Mapping[str, Any], ground_truth: Path) -> dict
     :data:`DURATION_TOLERANCE_S` is logged as a warning naming both rates.
     """
     frames = int(triangulation["video_frames"])
-    fps = float(triangulation.get("time_base_fps", triangulation["video_fps"]))
+    fps = float(triangulation["time_base_fps"])
     header_fps = float(triangulation["video_fps"])
     times = read_mot(ground_truth).table["time"].to_numpy(dtype=np.float64)
     result = {

@@ -548,10 +548,6 @@ def _portable(path: Path) -> str:
         return path.as_posix()
 
 
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    write_json(path, content)
-
-
 def _marker_pair(first: str, second: str) -> ET.Element:
     pair = ET.Element("MarkerPair")
     ET.SubElement(pair, "markers").text = f" {first} {second}"
@@ -673,7 +669,7 @@ def scale_session(
             output_model=output_model,
             geometry_dir=_geometry_dir(setup_dir),
         )
-    _write_json(
+    write_json(
         output_report,
         {
             "scaling_mode": "video",
@@ -716,7 +712,7 @@ def place_markers_on_scaled_model(
     marker_set: Path,
     output_model: Path,
     geometry_dir: Path | None,
-) -> dict[str, tuple[float, float, float]]:
+) -> tuple[dict[str, tuple[float, float, float]], float]:
     """Write `scaled_model` with the markers of `marker_set` (defined on `generic_model`)
     in place of its own, each marker's location scaled by its body's scale factors.
 
@@ -724,7 +720,8 @@ def place_markers_on_scaled_model(
     `generic_model`, which is how OpenSim's ScaleTool moves markers when it scales a body
     (`marker placer` adjustments to a static trial are not made: the markers sit where the
     generic marker set puts them on the scaled bones). The two models must share the bodies
-    the markers are on. Returns the factors used, per body.
+    the markers are on. Returns the factors used, per body, and the total mass of the written
+    model (kg).
 
     Raises:
         FileNotFoundError: an input is missing.
@@ -775,11 +772,12 @@ def place_markers_on_scaled_model(
         try:
             model.initSystem()
             model.printToXML(str(tmp_model))
-            osim.Model(str(tmp_model)).initSystem()
+            written = osim.Model(str(tmp_model))
+            total_mass_kg = float(written.getTotalMass(written.initSystem()))
         except RuntimeError as exc:
             raise RuntimeError(f"{context}: the model does not load in OpenSim: {exc}") from exc
         move_into_place(tmp_model, Path(output_model))
-    return dict(sorted(used.items()))
+    return dict(sorted(used.items())), total_mass_kg
 
 
 def adopt_scaled_model(
@@ -797,15 +795,13 @@ def adopt_scaled_model(
     placed on it (`place_markers_on_scaled_model`); the report says so."""
     markers = get_marker_set(marker_set)
     files = markers.opensim_paths(Path(setup_dir))
-    factors = place_markers_on_scaled_model(
+    factors, total_mass_kg = place_markers_on_scaled_model(
         scaled_model=scaled_model,
         generic_model=files["model"],
         marker_set=files["markers"],
         output_model=output_model,
         geometry_dir=_geometry_dir(setup_dir),
     )
-    model = osim.Model(str(output_model))
-    total_mass_kg = float(model.getTotalMass(model.initSystem()))
     report: dict[str, Any] = {
         "scaling_mode": "mocap",
         "scaled_model_source": _portable(scaled_model),
@@ -822,7 +818,7 @@ def adopt_scaled_model(
             "kg (metadata): is it this subject's model?"
         )
         log.warning("%s: %s", scaled_model, report["warning"], extra=TERMINAL)
-    _write_json(output_report, report)
+    write_json(output_report, report)
     return report
 
 
@@ -853,7 +849,7 @@ def inverse_kinematics_trial(
             accuracy=accuracy,
             geometry_dir=_geometry_dir(setup_dir),
         )
-    _write_json(
+    write_json(
         output_report,
         {
             "trc": _portable(trc),
