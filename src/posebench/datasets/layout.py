@@ -17,6 +17,7 @@ OPENCAP_CALIBRATION_FILE = "cameraIntrinsicsExtrinsics.pickle"
 OPENCAP_METADATA_FILE = "sessionMetadata.yaml"
 OPENCAP_GROUND_TRUTH_DIR = ("OpenSimData", "Mocap", "IK")
 OPENCAP_MOCAP_MODEL = "OpenSimData/Mocap/Model/*.osim"  # glob of the mocap-scaled model
+OPENCAP_SCALING = "mocap"  # default `scaling` of the opencap adapter (OpenCapBench's)
 
 # Pose2Sim demo (Demo_SinglePerson)
 POSE2SIM_CONFIG_FILE = "Config.toml"
@@ -43,7 +44,7 @@ def opencap_sources(root: Path, options: Mapping[str, Any]) -> list[Path]:
             files.extend(camera_dir.glob(OPENCAP_CALIBRATION_FILE))
             files.extend(camera_dir.glob(f"*/*{OPENCAP_VIDEO_SUFFIX}"))
         files.extend(subject_dir.joinpath(*OPENCAP_GROUND_TRUTH_DIR).glob("*.mot"))
-        if options.get("scaling", "mocap") == "mocap":
+        if options.get("scaling", OPENCAP_SCALING) == "mocap":
             files.extend(
                 p
                 for p in subject_dir.glob(options.get("mocap_model", OPENCAP_MOCAP_MODEL))

@@ -47,6 +47,7 @@ from posebench.datasets.layout import (
     OPENCAP_GROUND_TRUTH_DIR,
     OPENCAP_METADATA_FILE,
     OPENCAP_MOCAP_MODEL,
+    OPENCAP_SCALING,
     OPENCAP_VIDEO_SUFFIX,
     is_selected,
 )
@@ -54,6 +55,7 @@ from posebench.datasets.opencap_frames import (
     DEFAULT_CONVENTION,
     PlacementError,
     board_to_opensim,
+    convention_rules,
     placement_rule,
 )
 from posebench.datasets.sheet import SampleSheetError
@@ -68,7 +70,7 @@ SCALING_MODES = ("mocap", "video")
 DEFAULT_OPTIONS: dict[str, str] = {
     "placement_convention": DEFAULT_CONVENTION,
     "frame_rate": "rounded",
-    "scaling": "mocap",
+    "scaling": OPENCAP_SCALING,
     "mocap_model": OPENCAP_MOCAP_MODEL,
 }
 
@@ -208,7 +210,7 @@ def _options(options: Mapping[str, Any]) -> dict[str, Any]:
                 f"datasets option {key}: {merged[key]!r} is not one of {list(allowed)}."
             )
     try:
-        placement_rule("backWall", str(merged["placement_convention"]))
+        convention_rules(str(merged["placement_convention"]))
     except PlacementError as error:
         raise SampleSheetError(str(error)) from error
     return merged

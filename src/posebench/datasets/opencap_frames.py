@@ -79,14 +79,19 @@ def rotation_about(axis: str, degrees: float) -> FloatArray:
     return np.array(matrices[axis], dtype=np.float64)
 
 
-def placement_rule(placement: str, convention: str = DEFAULT_CONVENTION) -> PlacementRule:
-    """The rule of `placement` under `convention`; PlacementError naming the known ones."""
+def convention_rules(convention: str) -> dict[str, PlacementRule]:
+    """The placement rules of `convention`; PlacementError naming the known conventions."""
     if convention not in PLACEMENT_CONVENTIONS:
         raise PlacementError(
             f"Unknown placement convention {convention!r}; known: "
             f"{sorted(PLACEMENT_CONVENTIONS)} (datasets.<name>.placement_convention)."
         )
-    rules = PLACEMENT_CONVENTIONS[convention]
+    return PLACEMENT_CONVENTIONS[convention]
+
+
+def placement_rule(placement: str, convention: str = DEFAULT_CONVENTION) -> PlacementRule:
+    """The rule of `placement` under `convention`; PlacementError naming the known ones."""
+    rules = convention_rules(convention)
     if placement not in rules:
         raise PlacementError(
             f"checkerBoard.placement {placement!r} has no rule in the {convention!r} "
