@@ -1,12 +1,14 @@
 # Set-up and the two Quick-start commands. `make demo` runs the embedded default end to
-# end; `make test` runs the test suite. Both create the virtual environment when needed.
+# end; `make test` runs the whole test suite, `make test-fast` all but the tests marked
+# `slow` (workflow runs); `make lint` the static checks listed in scripts/lint.py (the
+# same list tests/test_quality.py runs). All create the virtual environment when needed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.posebench-installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test test-fast lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
 lint: $(STAMP)
-	$(BIN)/snakemake --lint
-	$(BIN)/snakefmt --check Snakefile workflow/rules
-	$(BIN)/ruff check src tests workflow/scripts
+	$(BIN)/python scripts/lint.py
 
 clean:
 	rm -rf results logs benchmarks .snakemake

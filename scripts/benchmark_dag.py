@@ -60,7 +60,7 @@ from posebench.datasets.layout import (
     OPENCAP_METADATA_FILE,
     OPENCAP_VIDEO_SUFFIX,
 )
-from posebench.planning import FETCH_OUTPUTS
+from posebench.paths import FETCH_OUTPUTS
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "bench"

@@ -1,9 +1,9 @@
 """Cost of the synchronisation check of the triangulate stage.
 
-Runs `reconstruct_trial` on a synthetic 4-camera x 600-frame x 33-keypoint trial (the
-skeleton of tests/test_reconstruction.py, 2 px of pixel noise) with the check off, on with
-the cameras in sync, and on with one camera 3 frames late; prints the medians of 5 runs and
-their ratios to the stage without the check. Run from the repository root:
+Runs the stage (`posebench.stages.triangulate.run`) on a synthetic 4-camera x 600-frame x
+33-keypoint trial (the skeleton of tests/test_reconstruction.py, 2 px of pixel noise) with
+the check off, on with the cameras in sync, and on with one camera 3 frames late; prints the
+medians of 5 runs and their ratios to the stage without the check. Run from the repository root:
 
     .venv/bin/python scripts/benchmark_sync.py
 """
@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import test_reconstruction as trial  # noqa: E402
-from posebench.reconstruction import TriangulationSettings, reconstruct_trial  # noqa: E402
+from posebench.reconstruction import TriangulationSettings  # noqa: E402
+from posebench.stages import triangulate  # noqa: E402
 
 FRAMES, NOISE_PX, LATE_FRAMES, REPEATS = 600, 2.0, 3, 5
 
@@ -33,7 +34,7 @@ def timed(keypoints: np.ndarray, scores: np.ndarray, settings: TriangulationSett
         folder = Path(tmp)
         files, calibration = trial.write_trial(folder, keypoints, scores)
         start = time.perf_counter()
-        reconstruct_trial(
+        triangulate.run(
             files, trial.CAMERA_NAMES, calibration, "blazepose",
             output_trc=folder / "markers.trc", output_reprojection=folder / "errors.csv",
             output_report=folder / "report.json", settings=settings,

@@ -38,7 +38,7 @@ from transformers import (
 
 from posebench.backends.vitpose import VitPoseBackend
 from posebench.detection import DetectionTrack, autocast, save_detections
-from posebench.markersets import COCO_KEYPOINTS
+from posebench.skeletons import COCO_KEYPOINTS
 
 FRAME_WIDTH, FRAME_HEIGHT = 1920, 1080
 BOX = (820.0, 140.0, 1100.0, 1000.0)  # x1, y1, x2, y2: a standing person

@@ -1,8 +1,14 @@
 """Shared fixtures: the real Pose2Sim demo data, fetched once per test session, and a
-log file for OpenSim per test module."""
+log file for OpenSim per test module. Also the marker rules of the test tiers (markers are
+declared in pyproject.toml): `workflow` tests are also `slow`, tests that use `pose2sim_dir`
+are `network` (PyPI, unless the wheel is cached), and `torch` / `mediapipe` tests are skipped
+where those packages are not installed."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -10,17 +16,51 @@ import pytest
 from posebench.fetch import fetch_pose2sim
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A folder laid out like the repository's `resources/` (`pose2sim/`, `cache/` for the wheel).
+TEST_DATA_VARIABLE = "POSEBENCH_TEST_DATA"
+# Packages each marker needs; a test with the marker is skipped when one is missing.
+MARKER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "torch": ("torch", "transformers"),
+    "mediapipe": ("mediapipe",),
+}
+
+
+def data_root() -> Path:
+    """`$POSEBENCH_TEST_DATA`, or the repository's `resources/` (shared with the workflow)."""
+    value = os.environ.get(TEST_DATA_VARIABLE)
+    return Path(value).expanduser().resolve() if value else REPO_ROOT / "resources"
+
+
+@cache
+def _missing(packages: tuple[str, ...]) -> list[str]:
+    return [name for name in packages if importlib.util.find_spec(name) is None]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the markers added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("workflow"):
+            item.add_marker(pytest.mark.slow)
+        if "pose2sim_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.network)
+        for marker, packages in MARKER_PACKAGES.items():
+            missing = _missing(packages) if item.get_closest_marker(marker) else []
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=f"not installed: {', '.join(missing)}"))
 
 
 @pytest.fixture(scope="session")
 def pose2sim_dir() -> Path:
     """Folder with `Demo_SinglePerson/`, `OpenSim_Setup/` and `MarkerAugmenter/`.
 
-    Uses the same fetch code and location as the workflow (`resources/pose2sim`), so a
-    prior `make demo` or test run makes this instant.
+    Uses the same fetch code and, by default, the same location as the workflow
+    (`resources/pose2sim`, the wheel in `resources/cache`), so a prior `make demo` or test
+    run makes this instant. Set `POSEBENCH_TEST_DATA` to a folder to keep the tests' copy
+    (`pose2sim/`, `cache/`) out of the repository; its `pose2sim/` is this fixture's value.
     """
-    dest = REPO_ROOT / "resources" / "pose2sim"
-    fetch_pose2sim(dest, cache_dir=REPO_ROOT / "resources" / "cache")
+    root = data_root()
+    dest = root / "pose2sim"
+    fetch_pose2sim(dest, cache_dir=root / "cache")
     return dest
 
 
@@ -29,7 +69,7 @@ def opensim_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Send OpenSim's log to a file of this module's, so it never writes opensim.log into
     the working directory. Modules that run OpenSim use it for all their tests:
     `pytestmark = pytest.mark.usefixtures("opensim_log")`."""
-    from posebench.kinematics import configure_opensim_logging  # imports OpenSim
+    from posebench.opensim.logging import configure_opensim_logging  # imports OpenSim
 
     path = tmp_path_factory.mktemp("opensim_log") / "opensim.log"
     configure_opensim_logging(path)

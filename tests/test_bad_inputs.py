@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 
 from posebench.io.atomic import KILL_VARIABLE
-from posebench.planning import PATHS
+from posebench.paths import PATHS
 from snakemake_runner import DEFAULT_CONFIG, REPO, run_snakemake
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.mediapipe]
 
 UNIT = {
     "dataset": "mine",

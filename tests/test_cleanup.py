@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from posebench.cleanup import Unfinished, discard_outdated, outdated
-from posebench.planning import PATHS
+from posebench.paths import PATHS
 
 KEYS = {"subject": "P0", "session": "S0", "trial": "t", "model": "m", "setup": "all"}
 

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 from model_factory import build_rtdetr, write_figure_video
 from posebench import detection
 from posebench.detection import (
@@ -29,6 +32,8 @@ from posebench.detection import (
     select_box,
 )
 from posebench.video import VideoError, batched, prefetch
+
+pytestmark = pytest.mark.torch
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 12
 

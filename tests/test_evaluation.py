@@ -1,8 +1,11 @@
-"""Tests of the per-trial metric: lag search, frame alignment, DOF selection by name."""
+"""Tests of the per-trial metric (lag search, frame alignment, DOF selection by name), on
+files through the stage `evaluate` and on tables through `posebench.evaluation`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +17,15 @@ from posebench.evaluation import (
     SCORE_COLUMNS,
     SCORED_DOFS,
     EvaluationError,
-    evaluate_trial,
-    write_trial_scores,
+    JointAngles,
+    score_trial,
+    trial_scores_table,
 )
-from posebench.io.mot import write_mot
+from posebench.io.errors import UnreadableFileError
+from posebench.io.mot import MotData, write_mot
+from posebench.reconstruction import reconstruct
+from posebench.stages.evaluate import evaluate_trial, run, write_trial_scores
+from test_reconstruction import EXACT, MARKERS, clean_views, trial_views_of
 
 RATE_HZ = 100.0
 PAD_FRAMES = 60
@@ -310,3 +318,76 @@ def test_write_trial_scores_prepends_keys(tmp_path: Path, truth: Path) -> None:
     assert list(written["dof"]) == list(SCORED_DOFS)
     with pytest.raises(EvaluationError, match="missing \\['model'\\]"):
         write_trial_scores(scores, path, {k: v for k, v in keys.items() if k != "model"})
+
+
+# ------------------------------------------------------------------- the core, no files
+
+KEYS = dict(zip(KEY_COLUMNS, ("d", "all", "s", "S", "t", "squats", "m", "video"), strict=True))
+
+
+def _angles(
+    table: pd.DataFrame,
+    source: str = "memory",
+    *,
+    in_degrees: bool = True,
+    aliases: Mapping[str, str] | None = None,
+) -> JointAngles:
+    """A table as an IK result, without a file."""
+    header = {"inDegrees": "yes" if in_degrees else "no"}
+    return JointAngles(MotData("Coordinates", header, table), source, aliases or {})
+
+
+def test_core_scores_tables(signals: dict[str, np.ndarray]) -> None:
+    truth = _angles(_table(signals, np.arange(300)))
+    late = _table(signals, np.arange(10, 300), delay_frames=7, names=LUMBAR_ALIASES)
+    scores = score_trial(_angles(late, aliases=LUMBAR_ALIASES), truth, max_lag_frames=10)
+    assert list(scores["dof"]) == list(SCORED_DOFS)
+    assert (scores[["lag_frames", "lag_frames_r", "lag_frames_l"]] == 7).all().all()
+    np.testing.assert_allclose(scores["rmse_deg_shifted"], 0.0, atol=1e-7)
+    assert (scores["frames_unshifted"] == 290).all() and (scores["frames_shifted"] == 290).all()
+
+
+def test_core_names_the_source_in_errors(signals: dict[str, np.ndarray]) -> None:
+    table = _table(signals, np.arange(300))
+    with pytest.raises(EvaluationError, match=r"^prediction\.mot: inDegrees=no, expected"):
+        score_trial(_angles(table, "prediction.mot", in_degrees=False), _angles(table))
+    with pytest.raises(
+        EvaluationError, match=r"^truth\.mot: scored DOFs \[\"lumbar_extension \(as"
+    ):
+        score_trial(_angles(table), _angles(table, "truth.mot", aliases=LUMBAR_ALIASES))
+
+
+def test_trial_scores_table(signals: dict[str, np.ndarray]) -> None:
+    table = _table(signals, np.arange(300))
+    scores = score_trial(_angles(table), _angles(table))
+    durations = {"video_duration_s": 3.0, "truth_duration_s": 2.99}
+    keyed = trial_scores_table(scores, KEYS, durations, "scores.csv")
+    assert list(keyed.columns) == [*KEY_COLUMNS, *SCORE_COLUMNS, *durations]
+    assert (keyed["truth_duration_s"] == 2.99).all() and (keyed["scaling"] == "video").all()
+    with pytest.raises(EvaluationError, match=r"^scores\.csv: keys must be exactly"):
+        trial_scores_table(scores, {**KEYS, "camera": "c"}, None, "scores.csv")
+
+
+def test_stage_writes_scores_and_durations(
+    tmp_path: Path, truth: Path, signals: dict[str, np.ndarray]
+) -> None:
+    prediction = _write(tmp_path / "prediction.mot", _table(signals, np.arange(300)))
+    report = reconstruct(trial_views_of(*clean_views()), MARKERS, EXACT).report
+    triangulation = tmp_path / "triangulation.json"
+    replace(report, video_frames=300, time_base_fps=100.0).write(triangulation)
+    output = tmp_path / "scores.csv"
+    options = {"keys": KEYS, "marker_set": "anatomical-lai2022", "ground_truth_aliases": None}
+    run(motion=prediction, ground_truth=truth, triangulation=triangulation, output=output,
+        rate_hz=100.0, max_lag_frames=40, **options)  # fmt: skip
+    written = pd.read_csv(output)
+    durations = ["video_duration_s", "video_duration_header_fps_s", "truth_duration_s"]
+    assert list(written.columns) == [*KEY_COLUMNS, *SCORE_COLUMNS, *durations]
+    assert (written["video_duration_s"] == 2.99).all() and (written["lag_frames"] == 0).all()
+    # A report written before the time base was recorded names the file.
+    content = json.loads(triangulation.read_text())
+    del content["time_base_fps"]
+    triangulation.write_text(json.dumps(content))
+    with pytest.raises(UnreadableFileError, match="lacks time_base_fps") as error:
+        run(motion=prediction, ground_truth=truth, triangulation=triangulation, output=output,
+            rate_hz=100.0, max_lag_frames=40, **options)  # fmt: skip
+    assert str(triangulation) in str(error.value)

@@ -4,24 +4,30 @@ the video's duration against the ground truth's."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from posebench.evaluation import DURATION_TOLERANCE_S, duration_check
+from posebench.evaluation import DURATION_TOLERANCE_S, EvaluationError, duration_check
 from posebench.io.mot import write_mot
 from posebench.io.trc import read_trc
 from posebench.reconstruction import (
     ReconstructionError,
     TriangulationSettings,
-    reconstruct_trial,
+    reconstruct,
     time_base_fps,
 )
+from posebench.stages.evaluate import read_joint_angles
+from posebench.stages.triangulate import run
 from test_reconstruction import (
     CAMERA_NAMES,
+    EXACT,
+    MARKERS,
     clean_views,
+    trial_views_of,
     truth_markers,
     write_trial,
 )
@@ -46,7 +52,7 @@ def test_trc_times_follow_the_datasets_rule(tmp_path: Path, rule: str, expected_
         tmp_path, *clean_views(), fps=NTSC, metadata={"frame_rate_rule": rule}
     )
     settings = TriangulationSettings(filter_cutoff_hz=None, max_reprojection_error_px=None)
-    report = reconstruct_trial(
+    report = run(
         files,
         CAMERA_NAMES,
         calibration,
@@ -56,8 +62,8 @@ def test_trc_times_follow_the_datasets_rule(tmp_path: Path, rule: str, expected_
         output_report=tmp_path / "out" / "report.json",
         settings=settings,
     )
-    assert report["video_fps"] == pytest.approx(NTSC)
-    assert report["time_base_fps"] == pytest.approx(expected_fps)
+    assert report.video_fps == pytest.approx(NTSC)
+    assert report.time_base_fps == pytest.approx(expected_fps)
     trc = read_trc(tmp_path / "out" / "markers.trc")
     # The views were made at j / 60 s: on the rounded base, the 100 Hz samples that fall on a
     # video frame (k divisible by 5) are exact; on the 59.94 fps base every frame after the
@@ -77,8 +83,13 @@ def _truth(path: Path, duration_s: float) -> Path:
 
 
 def test_duration_check(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    truth = _truth(tmp_path / "truth.mot", 20.0)
-    report = {"video_frames": 1201, "video_fps": NTSC, "time_base_fps": 60.0}
+    truth = read_joint_angles(_truth(tmp_path / "truth.mot", 20.0))
+    report = replace(
+        reconstruct(trial_views_of(*clean_views()), MARKERS, EXACT).report,
+        video_frames=1201,
+        video_fps=NTSC,
+        time_base_fps=60.0,
+    )
     with caplog.at_level(logging.WARNING):
         durations = duration_check(report, truth)
     assert durations == {
@@ -89,7 +100,11 @@ def test_duration_check(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Non
     assert not caplog.records
     # Twelve frames too many: 0.2 s, more than the tolerance, is reported with both rates.
     with caplog.at_level(logging.WARNING):
-        duration_check({**report, "video_frames": 1213}, truth)
+        duration_check(replace(report, video_frames=1213), truth)
     assert DURATION_TOLERANCE_S < 0.2
     assert "1213 frames last 20.200 s at 60 fps" in caplog.text
     assert "check the dataset's frame_rate setting" in caplog.text
+    assert str(tmp_path / "truth.mot") in caplog.text
+    # A report written before the time base was recorded cannot be checked.
+    with pytest.raises(EvaluationError, match="no time_base_fps"):
+        duration_check(replace(report, time_base_fps=None), truth)

@@ -92,3 +92,104 @@ def test_stage_imports_only_what_it_uses(stage: str, loaded_modules: dict[str, s
     assert any(name.startswith("posebench.") for name in modules)  # the imports did run
     unexpected = [name for name in FORBIDDEN[stage] if _loaded(name, modules)]
     assert not unexpected, f"{stage}.py loads {unexpected} at start-up"
+
+
+# ---------------------------------------------------------------------------------------------
+# The package's import graph (read from the source, nothing imported)
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Per module of `posebench`: the `posebench` modules it imports, at any depth of its
+    body (imports inside functions count: they are dependencies all the same)."""
+    modules = {_module_name(path): path for path in (SRC / "posebench").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            deps.update(t for t in targets if t in modules and t != name)
+        graph[name] = deps
+    return graph
+
+
+def _cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
+    """One import cycle of `graph`, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in sorted(graph):
+        if root in state:
+            continue
+        path: list[str] = [root]
+        stack = [iter(sorted(graph[root]))]
+        state[root] = 1
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                return [*path[path.index(child) :], child]
+            elif child not in state:
+                state[child] = 1
+                path.append(child)
+                stack.append(iter(sorted(graph[child])))
+    return None
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_package_import_graph_has_no_cycle() -> None:
+    graph = _package_imports()
+    assert "posebench.markersets" in graph  # the graph was read
+    assert _cycle(graph) is None, f"import cycle: {' -> '.join(_cycle(graph) or [])}"
+
+
+# Layers: a module of the left may import only the `posebench` modules matched on the right.
+LAYERS: Mapping[str, tuple[str, ...]] = {
+    "posebench.skeletons": (),
+    "posebench.names": (),
+    "posebench.paths": (),
+    "posebench.io": ("posebench.io", "posebench.paths"),
+    "posebench.reports": ("posebench.reports", "posebench.io", "posebench.paths"),
+    "posebench.markersets": ("posebench.skeletons",),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layer_imports(layer: str) -> None:
+    graph = _package_imports()
+    allowed = LAYERS[layer]
+    members = [m for m in graph if m == layer or m.startswith(layer + ".")]
+    assert members, f"no module {layer}"
+    wrong = {
+        member: sorted(d for d in graph[member] if not any(_loaded(a, {d}) for a in allowed))
+        for member in members
+    }
+    wrong = {member: deps for member, deps in wrong.items() if deps}
+    assert not wrong, f"{layer} may import only {list(allowed)}; found {wrong}"
+
+
+def test_every_registered_backend_module_defines_create() -> None:
+    from posebench.backends.registry import BACKENDS
+
+    for name, module in BACKENDS.items():
+        path = SRC / Path(*module.split(".")).with_suffix(".py")
+        assert path.is_file(), f"backend {name!r}: no module {module}"
+        functions = {
+            n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)
+        }
+        assert "create" in functions, f"backend {name!r}: {module} defines no create()"

@@ -1,34 +1,45 @@
-"""Tests of OpenSim scaling and inverse kinematics on a synthetic trial.
+"""Tests of OpenSim scaling and inverse kinematics on a synthetic trial, of the set-up
+adaptation to a marker set and of the stages' reports.
 
 The trial is made from the generic Pose2Sim model itself: its BlazePose markers are
 computed in ground while a few coordinates follow a known smooth motion, after a static
 start in the model's default pose. Scaling must then give factors of ~1 and IK must recover
-the motion.
+the motion. The set-up adaptation and the reports are tested on in-memory content.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import opensim as osim
 import pytest
 
+from posebench.io.errors import UnreadableFileError
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc, write_trc
-from posebench.kinematics import (
-    ScaleResult,
-    run_inverse_kinematics,
-    scale_model,
-    select_static_window,
+from posebench.markersets import get_marker_set
+from posebench.opensim.ik import run_inverse_kinematics
+from posebench.opensim.scaling import ScaleResult, scale_model
+from posebench.opensim.setups import adapt_ik_tree, adapt_scaling_tree
+from posebench.reports.kinematics import (
+    IkReport,
+    MocapScalingReport,
+    VideoScalingReport,
+    read_scaling_report,
+    scaling_report_from_json,
 )
+from posebench.stages.inverse_kinematics import inverse_kinematics_trial
+from posebench.stages.scale import scale_session
+from posebench.timeseries import select_static_window
 
 RATE_HZ = 100.0
 N_FRAMES = 60
@@ -119,20 +130,6 @@ def test_static_window_is_the_still_start(trial: Trial) -> None:
     start, end = select_static_window(data.positions_m, data.times_s, 0.1)
     assert start >= 0.0 and end <= (N_STATIC - 1) / RATE_HZ + 1e-9
     assert end - start == pytest.approx(0.09)
-
-
-def test_static_window_skips_incomplete_frames() -> None:
-    times = np.arange(10) / 10.0
-    positions = np.zeros((10, 2, 3))
-    positions[:, 0, 0] = np.linspace(0.0, 1.0, 10) ** 2  # slowest at the start
-    positions[0:3, 1] = np.nan
-    assert select_static_window(positions, times, 0.2) == (0.3, 0.4)
-    assert select_static_window(positions, times, 0.01) == (0.3, 0.3)
-    positions[5, 0] = np.nan
-    with pytest.raises(
-        ValueError, match="6 of 10 frames have all markers.* longest run of such frames is 4"
-    ):
-        select_static_window(positions, times, 0.5)
 
 
 def test_scaling_recovers_the_generic_model(scaled: ScaleResult) -> None:
@@ -252,7 +249,8 @@ def test_logging_goes_to_the_given_file(trial: Trial, tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from posebench.kinematics import configure_opensim_logging, scale_model
+        from posebench.opensim.logging import configure_opensim_logging
+        from posebench.opensim.scaling import scale_model
         configure_opensim_logging(Path({str(log)!r}), level="Info")
         scale_model(
             generic_model=Path({str(setup_dir / MODEL)!r}),
@@ -274,3 +272,163 @@ def test_logging_goes_to_the_given_file(trial: Trial, tmp_path: Path) -> None:
     assert sorted(p.name for p in work.iterdir()) == ["scaled.osim"]
     assert not (setup_dir / "opensim.log").exists()
     assert "Step 2: Scaling generic model" in log.read_text()
+
+
+def test_stages_write_the_reports_they_return(trial: Trial, tmp_path: Path) -> None:
+    scaling = scale_session(
+        trc=trial.trc,
+        marker_set="blazepose",
+        setup_dir=trial.setup_dir,
+        mass_kg=MASS_KG,
+        height_m=None,
+        window_s=0.1,
+        output_model=tmp_path / "scale" / "scaled.osim",
+        output_report=tmp_path / "scale" / "scaling.json",
+    )
+    assert read_scaling_report(tmp_path / "scale" / "scaling.json") == scaling
+    assert isinstance(scaling, VideoScalingReport) and scaling.height_m is None
+    assert scaling.static_window_s[1] <= (N_STATIC - 1) / RATE_HZ + 1e-9
+    assert scaling.scaling_setup_changes == {
+        "replaced": (),
+        "dropped_pairs": (),
+        "switched_off": (),
+    }
+    ik = inverse_kinematics_trial(
+        trc=trial.trc,
+        model=tmp_path / "scale" / "scaled.osim",
+        marker_set="blazepose",
+        setup_dir=trial.setup_dir,
+        accuracy=1e-5,
+        output_motion=tmp_path / "ik" / "joint_angles.mot",
+        output_marker_errors=tmp_path / "ik" / "marker_errors.sto",
+        output_report=tmp_path / "ik" / "ik.json",
+    )
+    assert IkReport.read(tmp_path / "ik" / "ik.json") == ik
+    assert ik.frames == N_FRAMES and ik.rms_marker_error_m < 0.01
+
+
+IK_SETUP_XML = """<OpenSimDocument><InverseKinematicsTool name="ik"><IKTaskSet><objects>
+<IKMarkerTask name="LHip"><apply>true</apply><weight>1</weight></IKMarkerTask>
+<IKMarkerTask name="RKnee"><apply>true</apply></IKMarkerTask>
+<IKMarkerTask name="Gone"><apply>true</apply><weight>1</weight></IKMarkerTask>
+<IKCoordinateTask name="lumbar"><apply>true</apply></IKCoordinateTask>
+<IKCoordinateTask name="off"><apply>false</apply></IKCoordinateTask>
+</objects></IKTaskSet></InverseKinematicsTool></OpenSimDocument>"""
+
+SCALING_SETUP_XML = """<OpenSimDocument><ScaleTool name="s"><ModelScaler><MeasurementSet><objects>
+<Measurement name="femur"><apply>true</apply><MarkerPairSet><objects>
+<MarkerPair><markers> LHip LKnee</markers></MarkerPair>
+<MarkerPair><markers> Gone LKnee</markers></MarkerPair>
+</objects></MarkerPairSet></Measurement>
+<Measurement name="arm"><apply>true</apply><MarkerPairSet><objects>
+<MarkerPair><markers> Gone LWrist</markers></MarkerPair>
+</objects></MarkerPairSet></Measurement>
+<Measurement name="pelvis"><apply>true</apply><MarkerPairSet><objects>
+<MarkerPair><markers> A B</markers></MarkerPair>
+</objects></MarkerPairSet></Measurement>
+</objects></MeasurementSet></ModelScaler>
+<MarkerPlacer><IKTaskSet><objects>
+<IKMarkerTask name="LHip"/><IKMarkerTask name="Gone"/>
+</objects></IKTaskSet></MarkerPlacer></ScaleTool></OpenSimDocument>"""
+
+
+def test_ik_setup_adaptation() -> None:
+    markers = replace(
+        get_marker_set("blazepose"),
+        ik_weights={"LHip": 2.5, "RKnee": 0.5},
+        ik_coordinate_tasks=False,
+    )
+    tree = ET.ElementTree(ET.fromstring(IK_SETUP_XML))
+    assert adapt_ik_tree(markers, tree) == ["Gone", "lumbar"]  # "off" was already off
+    tasks = {task.get("name"): task for task in tree.iter("IKMarkerTask")}
+    assert set(tasks) == {"LHip", "RKnee"}
+    assert tasks["LHip"].findtext("weight") == "2.5"
+    assert tasks["RKnee"].findtext("weight") == "0.5"
+    assert [task.findtext("apply") for task in tree.iter("IKCoordinateTask")] == ["false"] * 2
+
+
+def test_scaling_setup_adaptation() -> None:
+    markers = replace(get_marker_set("blazepose"), scaling_pairs={"pelvis": (("RHip", "LHip"),)})
+    tree = ET.ElementTree(ET.fromstring(SCALING_SETUP_XML))
+    assert adapt_scaling_tree(markers, tree) == {
+        "replaced": ["pelvis"],
+        "dropped_pairs": ["femur: Gone LKnee", "arm: Gone LWrist"],
+        "switched_off": ["arm"],
+    }
+    measurements = {m.get("name"): m for m in tree.iter("Measurement")}
+    pairs = {
+        name: [pair.findtext("markers") for pair in m.iter("MarkerPair")]
+        for name, m in measurements.items()
+    }
+    assert pairs == {"femur": [" LHip LKnee"], "arm": [], "pelvis": [" RHip LHip"]}
+    assert [m.findtext("apply") for m in measurements.values()] == ["true", "false", "true"]
+    assert [task.get("name") for task in tree.iter("IKMarkerTask")] == ["LHip"]
+
+
+def _reports() -> list[VideoScalingReport | MocapScalingReport | IkReport]:
+    video = VideoScalingReport(
+        trc="results/triangulate/a/markers.trc",
+        marker_set="blazepose",
+        opensim_files={"model": "resources/m.osim"},
+        scaling_setup_changes={"replaced": ("pelvis",), "dropped_pairs": (), "switched_off": ()},
+        mass_kg=70,
+        height_m=None,
+        scaling_markers=("LHip", "RHip"),
+        static_window_s=(0.45, 0.94),
+        model_mass_kg=70.00000000000001,
+        scale_factors={"pelvis": (0.94003, 0.94003, 0.94003)},
+    )
+    mocap = MocapScalingReport(
+        scaled_model_source="data/s.osim",
+        marker_set="anatomical",
+        opensim_files={"model": "resources/m.osim"},
+        mass_kg=95.0,
+        height_m=1.75,
+        model_mass_kg=70.0,
+        marker_scale_factors={"femur_r": (1.0, 1.1, 1.2)},
+        warning="the model weighs 70.0 kg",
+    )
+    ik = IkReport(
+        trc="results/triangulate/a/markers.trc",
+        model="results/scale/a/scaled.osim",
+        ik_setup="resources/ik.xml",
+        ik_tasks_left_out=("Gone",),
+        ik_weights_overridden={"LHip": 2.5},
+        accuracy=1e-5,
+        frames=166,
+        time_range_s=(0.0, 1.65),
+        rms_marker_error_m=0.029,
+        max_marker_error_m=0.09,
+    )
+    return [video, mocap, replace(mocap, warning=None), ik]
+
+
+@pytest.mark.parametrize("report", _reports(), ids=["video", "mocap", "mocap_ok", "ik"])
+def test_reports_round_trip_through_json(
+    report: VideoScalingReport | MocapScalingReport | IkReport,
+) -> None:
+    content = json.loads(json.dumps(report.to_json(), sort_keys=True))
+    assert content == report.to_json()  # lists for tuples: what a reader of the file sees
+    assert type(report).from_json(content) == report
+    if not isinstance(report, IkReport):
+        assert scaling_report_from_json(content) == report
+
+
+def test_mocap_report_has_a_warning_only_when_there_is_one() -> None:
+    _, warned, fine, _ = _reports()
+    assert warned.to_json()["warning"] == "the model weighs 70.0 kg"
+    assert "warning" not in fine.to_json()
+
+
+def test_reports_name_the_file_they_cannot_read(tmp_path: Path) -> None:
+    ik = _reports()[-1].to_json()
+    del ik["frames"]
+    path = tmp_path / "ik.json"
+    path.write_text(json.dumps(ik))
+    with pytest.raises(UnreadableFileError, match=r"ik\.json: the IK report lacks frames"):
+        IkReport.read(path)
+    path.write_text(json.dumps({**_reports()[0].to_json(), "scaling_mode": "magic"}))
+    with pytest.raises(UnreadableFileError, match=r"scaling_mode is 'magic'"):
+        read_scaling_report(path)
+    with pytest.raises(ValueError, match="expected 'video'"):
+        VideoScalingReport.from_json(_reports()[1].to_json())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 from posebench.evaluation import SCORED_DOFS
-from posebench.leaderboard import (
+from posebench.leaderboard.statistics import (
     JOINT_COLUMNS,
     OCB_JOINTS,
     PAIRED_COLUMNS,
@@ -18,9 +20,8 @@ from posebench.leaderboard import (
     bootstrap_ci,
     joint_table,
     paired_comparison,
-    write_breakdowns,
-    write_leaderboard,
 )
+from posebench.stages.leaderboard import write_breakdowns, write_leaderboard
 
 PUBLISHED_HEADER = (
     "pelvis tilt | pelvis rot | pelvis list | hip flex | hip add | hip rot | knee | ankle | "
@@ -262,3 +263,22 @@ def test_write_breakdowns(tmp_path: Path) -> None:
     pairs = paired[["setup", "model_a", "model_b"]].drop_duplicates()
     assert len(pairs) == 2 * 3 and len(paired) == 2 * 3 * len(JOINT_COLUMNS)
     assert (pairs["model_a"] < pairs["model_b"]).all()
+
+
+def test_statistics_and_rendering_do_not_import_matplotlib() -> None:
+    """Only drawing the plot loads matplotlib; importing the modules, the plot's included,
+    does not."""
+    modules = (
+        "posebench.leaderboard.statistics",
+        "posebench.leaderboard.render",
+        "posebench.leaderboard.plot",
+        "posebench.stages.leaderboard",
+    )
+    code = (
+        f"import {', '.join(modules)}, sys; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

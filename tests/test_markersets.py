@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posebench.kinematics import adapt_ik_setup, adapt_scaling_setup
 from posebench.markersets import MARKER_SETS, get_marker_set
+from posebench.opensim.setups import adapt_ik_setup, adapt_scaling_setup
 
 POSE2SIM_SETS = [name for name, m in MARKER_SETS.items() if m.setup_source == "pose2sim"]
 

@@ -16,14 +16,13 @@ import numpy as np
 import opensim as osim
 import pytest
 
-from posebench.evaluation import evaluate_trial
-from posebench.kinematics import (
-    adopt_scaled_model,
-    inverse_kinematics_trial,
-    place_markers_on_scaled_model,
-)
+from posebench.datasets.synthetic import generate_subject
 from posebench.markersets import get_marker_set
-from posebench.synthetic import generate_subject
+from posebench.opensim.scaling import place_markers_on_scaled_model
+from posebench.reports.kinematics import IkReport, read_scaling_report
+from posebench.stages.evaluate import evaluate_trial
+from posebench.stages.inverse_kinematics import inverse_kinematics_trial
+from posebench.stages.scale import adopt_scaled_model
 
 MODEL = "Model_Pose2Sim_simple.osim"
 MARKERS = "Markers_LSTM.xml"
@@ -139,16 +138,16 @@ def test_mocap_scaling_tracks_the_subjects_own_model(
             output_model=model,
             output_report=report_path,
         )
-    assert json.loads(report_path.read_text()) == report
-    assert report["scaling_mode"] == "mocap"
-    assert report["scaled_model_source"].endswith("subject2_scaled.osim")
-    assert all(f == [1.0, 1.0, 1.0] for f in report["marker_scale_factors"].values())
-    assert "is it this subject's model?" in report["warning"]
+    assert read_scaling_report(report_path) == report
+    assert json.loads(report_path.read_text())["scaling_mode"] == report.scaling_mode == "mocap"
+    assert report.scaled_model_source.endswith("subject2_scaled.osim")
+    assert all(f == (1.0, 1.0, 1.0) for f in report.marker_scale_factors.values())
+    assert report.warning is not None and "is it this subject's model?" in report.warning
     assert "is it this subject's model?" in caplog.text
 
     # IK of the trial's exact markers on that model gives back the generating angles.
     motion = tmp_path / "ik" / "joint_angles.mot"
-    inverse_kinematics_trial(
+    ik = inverse_kinematics_trial(
         trc=subject.mocap_markers("squats1"),
         model=model,
         marker_set="anatomical",
@@ -158,6 +157,8 @@ def test_mocap_scaling_tracks_the_subjects_own_model(
         output_marker_errors=tmp_path / "ik" / "errors.sto",
         output_report=tmp_path / "ik" / "ik.json",
     )
+    assert IkReport.read(tmp_path / "ik" / "ik.json") == ik
+    assert ik.ik_tasks_left_out  # the anatomical set switches the lumbar prior off
     aliases = get_marker_set("anatomical").coordinate_aliases
     scores = evaluate_trial(
         motion,

@@ -22,13 +22,13 @@ from posebench.datasets.opencap_frames import (
     rotation_about,
 )
 from posebench.datasets.sheet import SampleSheetError
-from posebench.kinematics import configure_opensim_logging
-from posebench.synthetic import (
+from posebench.datasets.synthetic import generate_subject
+from posebench.datasets.synthetic.rig import (
     BOARD_EULER_ANGLES,
     board_rotation,
-    generate_subject,
     synthetic_cameras,
 )
+from posebench.opensim.logging import configure_opensim_logging
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import yaml
 
 from posebench.datasets.index import SampleIndex
 from posebench.datasets.sheet import SampleSheetError, write_samples
-from posebench.planning import PATHS, Plan, PlanError, check_config
+from posebench.paths import PATHS
+from posebench.planning import Plan, PlanError, check_config
 
 REPO = Path(__file__).resolve().parents[1]
 CAMERAS = ["Cam0", "Cam1", "Cam2", "Cam3"]

@@ -8,11 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from posebench.backends.base import BackendError, create_backend
+from posebench.backends.base import BackendError
+from posebench.backends.registry import create_backend
 from posebench.io.keypoints import load_keypoints
 from posebench.markersets import MarkerSetError, get_marker_set
 from posebench.pose2d import run_pose2d
 from posebench.video import VideoError
+
+pytestmark = pytest.mark.mediapipe
 
 MODEL = {"model_name": "mediapipe-blazepose", "backend": "mediapipe", "marker_set": "blazepose"}
 

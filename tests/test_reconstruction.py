@@ -1,8 +1,11 @@
-"""End-to-end tests of `reconstruct_trial` on a synthetic BlazePose trial seen by 4 cameras.
+"""Tests of the stage `triangulate` on a synthetic BlazePose trial seen by 4 cameras: its core
+(`reconstruction.reconstruct`: arrays in, markers and report out) and its shell
+(`stages.triangulate.run`: keypoint files in, TRC, CSV and JSON report out).
 
 The truth is an analytic skeleton (33 BlazePose keypoints moving smoothly, world frame z-up),
-projected through calibrated cameras with lens distortion and saved as keypoint files, so the
-reconstructed TRC can be compared with the truth rotated into OpenSim's frame.
+projected through calibrated cameras with lens distortion (and saved as keypoint files for
+the shell), so the reconstructed markers can be compared with the truth rotated into
+OpenSim's frame.
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
 from posebench.camera import Camera, save_cameras
+from posebench.io.errors import UnreadableFileError
 from posebench.io.keypoints import Keypoints2D, load_keypoints, save_keypoints
 from posebench.io.trc import TrcData, read_trc
 from posebench.markersets import MarkerSetError, get_marker_set
-from posebench.reconstruction import ReconstructionError, TriangulationSettings, reconstruct_trial
+from posebench.reconstruction import (
+    ReconstructionError,
+    TrialViews,
+    TriangulationSettings,
+    reconstruct,
+)
+from posebench.reports.triangulation import TriangulationReport
+from posebench.skeletons import BLAZEPOSE_KEYPOINTS
+from posebench.stages.triangulate import run
 from posebench.triangulation import (
     mirror_permutation,
     reprojection_errors_px,
@@ -182,12 +193,13 @@ def write_trial(
     return files, calibration
 
 
-def reconstruct(
+def reconstruct_files(
     folder: Path, files: list[Path], calibration: Path, settings: TriangulationSettings
 ) -> tuple[dict[str, Any], TrcData]:
-    """Run the stage into `folder/out`; return the report (checked against its file) and TRC."""
+    """Run the stage into `folder/out`; return the report as written (checked against the
+    returned report) and the TRC."""
     out = folder / "out"
-    report = reconstruct_trial(
+    report = run(
         files,
         CAMERA_NAMES,
         calibration,
@@ -197,15 +209,17 @@ def reconstruct(
         output_report=out / "report.json",
         settings=settings,
     )
-    assert json.loads((out / "report.json").read_text()) == report
+    content = json.loads((out / "report.json").read_text())
+    assert content == report.to_json()
+    assert TriangulationReport.read(out / "report.json", require_all=True) == report
     trc = read_trc(out / "trial.trc")
     assert trc.marker_names == MARKERS.marker_names
-    return report, trc
+    return content, trc
 
 
 def test_exact_reconstruction_matches_truth(tmp_path: Path) -> None:
     files, calibration = write_trial(tmp_path, *clean_views())
-    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
 
     frames = np.arange(N_FRAMES)
     np.testing.assert_allclose(trc.times_s, frames / FPS, atol=5e-7)
@@ -239,7 +253,7 @@ def test_frames_without_person_are_trimmed(tmp_path: Path) -> None:
     keypoints[:, missing] = np.nan
     scores[:, missing] = 0.0
     files, calibration = write_trial(tmp_path, keypoints, scores)
-    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
 
     kept = np.arange(5, N_FRAMES - 3)
     np.testing.assert_allclose(trc.times_s, kept / FPS, atol=5e-7)
@@ -259,7 +273,7 @@ def test_short_gaps_are_filled_and_long_empty_stretches_dropped(tmp_path: Path) 
     keypoints[:, np.r_[short, long]] = np.nan
     scores[:, np.r_[short, long]] = 0.0
     files, calibration = write_trial(tmp_path, keypoints, scores)
-    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
 
     kept = np.setdiff1d(np.arange(N_FRAMES), long)
     np.testing.assert_allclose(trc.times_s, kept / FPS, atol=5e-7)
@@ -289,14 +303,16 @@ def test_frame_count_mismatch(tmp_path: Path) -> None:
         ),
     )
     with pytest.raises(ReconstructionError, match="Frame counts differ") as error:
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
     message = str(error.value)
     assert "cam2.npz: 57" in message and "cam0.npz: 60" in message
     assert "max_frame_mismatch=0" in message
 
     with pytest.raises(ReconstructionError, match="max_frame_mismatch=2"):
-        reconstruct(tmp_path, files, calibration, replace(EXACT, max_frame_mismatch=2))
-    report, trc = reconstruct(tmp_path, files, calibration, replace(EXACT, max_frame_mismatch=3))
+        reconstruct_files(tmp_path, files, calibration, replace(EXACT, max_frame_mismatch=2))
+    report, trc = reconstruct_files(
+        tmp_path, files, calibration, replace(EXACT, max_frame_mismatch=3)
+    )
     frames = np.arange(N_FRAMES - 3)
     assert report["video_frames"] == report["output_frames"] == frames.size
     np.testing.assert_allclose(trc.times_s, frames / FPS, atol=5e-7)
@@ -319,9 +335,9 @@ def test_keypoints_of_another_marker_set_are_rejected(tmp_path: Path) -> None:
         ),
     )
     with pytest.raises(MarkerSetError, match="outputs 17 keypoints but marker set 'blazepose' "):
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
     with pytest.raises(MarkerSetError, match=r"cam1\.npz.*expects 33 in this order: nose, "):
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
     assert not (tmp_path / "out" / "trial.trc").exists()
 
 
@@ -330,7 +346,7 @@ def test_camera_missing_from_calibration(tmp_path: Path) -> None:
     calibration = tmp_path / "three_cameras.json"
     save_cameras(calibration, CAMERAS[:3], metadata={"world_to_opensim": WORLD_TO_OPENSIM.tolist()})
     with pytest.raises(ReconstructionError, match=r"\['cam3'\] have keypoints but no calibration"):
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
 
 
 def test_left_right_swaps_of_one_camera_are_corrected(tmp_path: Path) -> None:
@@ -343,12 +359,12 @@ def test_left_right_swaps_of_one_camera_are_corrected(tmp_path: Path) -> None:
     files, calibration = write_trial(tmp_path, keypoints, scores)
     truth = truth_markers(np.arange(N_FRAMES) / FPS)
 
-    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
     assert report["left_right_swapped_frames"] == {"cam0": 0, "cam1": 15, "cam2": 0, "cam3": 0}
     np.testing.assert_allclose(trc.positions_m, truth, atol=1e-6, rtol=0)
     assert report["mean_reprojection_error_px"] < 1e-3
 
-    report, trc = reconstruct(
+    report, trc = reconstruct_files(
         tmp_path, files, calibration, replace(EXACT, fix_left_right_swaps=False)
     )
     assert report["left_right_swapped_frames"] == dict.fromkeys(CAMERA_NAMES, 0)
@@ -362,7 +378,7 @@ def test_resampling_to_100_hz(tmp_path: Path) -> None:
     files, calibration = write_trial(tmp_path, *clean_views())
     settings = replace(EXACT, output_rate_hz=TriangulationSettings().output_rate_hz)
     assert settings.output_rate_hz == 100.0
-    report, trc = reconstruct(tmp_path, files, calibration, settings)
+    report, trc = reconstruct_files(tmp_path, files, calibration, settings)
 
     grid = np.arange(int((N_FRAMES - 1) / FPS * 100) + 1)  # k / 100 up to the last video frame
     assert grid[-1] == 98
@@ -379,7 +395,7 @@ def test_resampling_to_100_hz(tmp_path: Path) -> None:
 
 def test_default_settings_stay_close_to_truth(tmp_path: Path) -> None:
     files, calibration = write_trial(tmp_path, *clean_views())
-    report, trc = reconstruct(tmp_path, files, calibration, TriangulationSettings())
+    report, trc = reconstruct_files(tmp_path, files, calibration, TriangulationSettings())
     grid = np.arange(99)
     np.testing.assert_allclose(trc.times_s, grid / 100, atol=5e-7)
     np.testing.assert_allclose(trc.positions_m, truth_markers(grid / 100), atol=1e-3, rtol=0)
@@ -409,7 +425,7 @@ def test_blind_camera_is_dropped_and_reported(
         scores[2] = 0.0
     files, calibration = write_trial(tmp_path, keypoints, scores)
     with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
-        report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+        report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
 
     reason = "cam2 dropped: person detected in 0 of 60 frames (0%; min_detection_fraction 0.2)"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -434,12 +450,12 @@ def test_camera_below_the_detection_fraction_is_dropped(tmp_path: Path) -> None:
     keypoints[1, 11:] = np.nan  # cam1 sees the person in 11 of 60 frames (18%)
     scores[1, 11:] = 0.0
     files, calibration = write_trial(tmp_path, keypoints, scores)
-    report, _ = reconstruct(tmp_path, files, calibration, EXACT)
+    report, _ = reconstruct_files(tmp_path, files, calibration, EXACT)
     assert report["cameras_used"] == ["cam0", "cam2", "cam3"]
     assert report["camera_quality"]["cam1"]["detection_fraction"] == pytest.approx(11 / 60)
     assert report["cameras_dropped"]["cam1"].startswith("cam1 dropped: person detected in 11 of")
 
-    report, _ = reconstruct(
+    report, _ = reconstruct_files(
         tmp_path, files, calibration, replace(EXACT, min_detection_fraction=0.15)
     )
     assert report["cameras_used"] == list(CAMERA_NAMES) and report["cameras_dropped"] == {}
@@ -451,7 +467,7 @@ def test_too_few_cameras_seeing_the_person(tmp_path: Path) -> None:
     scores[1:3] = 0.0
     files, calibration = write_trial(tmp_path, keypoints, scores)
     with pytest.raises(ReconstructionError) as error:
-        reconstruct_trial(
+        run(
             files[:3], CAMERA_NAMES[:3], calibration, "blazepose",
             output_trc=tmp_path / "out" / "trial.trc",
             output_reprojection=tmp_path / "out" / "reprojection.csv",
@@ -474,7 +490,7 @@ def test_per_camera_detection_fraction_and_median_error(tmp_path: Path) -> None:
     keypoints[3, ..., 0] += 8.0  # cam3 is off by 8 px: all cameras reproject with errors
     files, calibration = write_trial(tmp_path, keypoints, scores)
     settings = replace(EXACT, fix_left_right_swaps=False)
-    report, _ = reconstruct(tmp_path, files, calibration, settings)
+    report, _ = reconstruct_files(tmp_path, files, calibration, settings)
 
     quality = report["camera_quality"]
     assert [quality[name]["detection_fraction"] for name in CAMERA_NAMES] == [1, 0.75, 1, 1]
@@ -530,7 +546,7 @@ def test_video_of_another_size_than_calibrated_is_an_error(
     view = load_keypoints(files[2])
     save_keypoints(files[2], replace(view, image_size=size, metadata={"video": "clip.mp4"}))
     with pytest.raises(ReconstructionError, match=expected) as raised:
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
     assert "calibrate the camera at this size" in str(raised.value)
     assert not (tmp_path / "out").exists()
 
@@ -542,7 +558,7 @@ def test_padded_size_is_accepted_without_a_warning(
     for path in files:
         save_keypoints(path, replace(load_keypoints(path), image_size=(1920, 1088)))
     with caplog.at_level(logging.WARNING):
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
@@ -554,9 +570,9 @@ def test_frame_rate_other_than_declared_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(
         ReconstructionError, match=r"Camera cam0: .* runs at 60 fps but the dataset declares 30"
     ):
-        reconstruct(tmp_path, files, calibration, EXACT)
+        reconstruct_files(tmp_path, files, calibration, EXACT)
     save_cameras(calibration, CAMERAS, metadata={**metadata, "fps": 59.94})
-    reconstruct(tmp_path, files, calibration, EXACT)
+    reconstruct_files(tmp_path, files, calibration, EXACT)
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -571,7 +587,7 @@ def test_camera_out_of_sync_is_reported(
     keypoints += np.random.default_rng(5).normal(0.0, noise_px, size=keypoints.shape)
     files, calibration = write_trial(tmp_path, keypoints, scores)
     with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
-        report, _ = reconstruct(tmp_path, files, calibration, EXACT)
+        report, _ = reconstruct_files(tmp_path, files, calibration, EXACT)
 
     sync = report["sync"]
     assert sync["enabled"] and sync["max_offset_frames"] == 8
@@ -600,14 +616,16 @@ def test_camera_out_of_sync_is_shifted_back_with_sync_correct(
 ) -> None:
     files, calibration = write_trial(tmp_path, *delayed_views({1: 3}))
     truth = truth_markers(np.arange(N_FRAMES) / FPS)
-    report, trc = reconstruct(tmp_path, files, calibration, EXACT)
+    report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
     assert np.linalg.norm(trc.positions_m - truth, axis=-1).max() > 0.005
     uncorrected_error = report["mean_reprojection_error_px"]
     assert uncorrected_error > 1.0
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
-        report, trc = reconstruct(tmp_path, files, calibration, replace(EXACT, sync_correct=True))
+        report, trc = reconstruct_files(
+            tmp_path, files, calibration, replace(EXACT, sync_correct=True)
+        )
     assert report["sync"]["correct"] and report["sync"]["applied"]
     assert report["sync"]["cameras"]["cam1"]["offset_frames"] == 3
     # cam1's last 3 frames have no keypoints after the shift: three cameras triangulate them.
@@ -626,7 +644,9 @@ def test_synchronised_cameras_report_no_offset(
     keypoints += np.random.default_rng(6).normal(0.0, noise_px, size=keypoints.shape)
     files, calibration = write_trial(tmp_path, keypoints, scores)
     with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
-        report, _ = reconstruct(tmp_path, files, calibration, replace(EXACT, sync_correct=True))
+        report, _ = reconstruct_files(
+            tmp_path, files, calibration, replace(EXACT, sync_correct=True)
+        )
     cameras = report["sync"]["cameras"]
     assert [cameras[name]["offset_frames"] for name in CAMERA_NAMES] == [0, 0, 0, 0]
     assert not report["sync"]["applied"] and _warnings(caplog) == []
@@ -636,17 +656,124 @@ def test_synchronised_cameras_report_no_offset(
 
 def test_sync_check_off_and_with_too_few_cameras(tmp_path: Path) -> None:
     files, calibration = write_trial(tmp_path, *delayed_views({1: 3}))
-    report, _ = reconstruct(tmp_path, files, calibration, replace(EXACT, sync_max_offset_frames=0))
+    report, _ = reconstruct_files(
+        tmp_path, files, calibration, replace(EXACT, sync_max_offset_frames=0)
+    )
     assert not report["sync"]["enabled"] and report["sync"]["cameras"] == {}
 
     out = tmp_path / "out"
-    report = reconstruct_trial(
+    report = run(
         files[:2], CAMERA_NAMES[:2], calibration, "blazepose", output_trc=out / "trial.trc",
         output_reprojection=out / "reprojection.csv", output_report=out / "report.json",
         settings=EXACT,
     )  # fmt: skip
-    for entry in report["sync"]["cameras"].values():
-        assert entry["offset_frames"] is None
-        assert (
-            entry["not_measured"] == "2 cameras: each needs at least 2 others to triangulate from"
-        )
+    assert report.sync is not None
+    for entry in report.sync.cameras.values():
+        assert entry.offset_frames is None
+        assert entry.not_measured == "2 cameras: each needs at least 2 others to triangulate from"
+
+
+# --------------------------------------------------------------------- the core, no files
+
+
+def trial_views_of(keypoints: FloatArray, scores: FloatArray) -> TrialViews:
+    """The core's input for (C, F, 33, 2) keypoints and (C, F, 33) scores of the 4 cameras,
+    as the stage builds it from keypoint files, without any file."""
+    placed = np.isfinite(keypoints).all(axis=-1)
+    return TrialViews(
+        cameras=tuple(CAMERAS),
+        keypoint_names=BLAZEPOSE_KEYPOINTS,
+        keypoints_px=keypoints,
+        scores=scores,
+        detected=((scores > 0) & placed).any(axis=2),
+        video_fps=FPS,
+        time_base_fps=FPS,
+        time_base_source="video header",
+        world_to_opensim=WORLD_TO_OPENSIM,
+        keypoint_files=tuple(Path("pose2d") / f"{name}.npz" for name in CAMERA_NAMES),
+    )
+
+
+def test_core_reconstructs_the_truth_from_arrays() -> None:
+    result = reconstruct(trial_views_of(*clean_views()), MARKERS, EXACT)
+
+    frames = np.arange(N_FRAMES)
+    np.testing.assert_allclose(result.times_s, frames / FPS, atol=1e-9)
+    np.testing.assert_array_equal(result.frame_numbers, frames + 1)
+    np.testing.assert_allclose(result.positions_m, truth_markers(frames / FPS), atol=1e-6, rtol=0)
+    assert result.marker_names == MARKERS.marker_names and result.data_rate_hz == FPS
+    assert list(result.reprojection["keypoint"]) == list(BLAZEPOSE_KEYPOINTS)
+    assert (result.reprojection["observations"] == len(CAMERAS) * N_FRAMES).all()
+    report = result.report
+    assert report.cameras_configured == report.cameras_used == CAMERA_NAMES
+    assert report.keypoint_files == tuple(f"pose2d/{name}.npz" for name in CAMERA_NAMES)
+    assert (report.video_frames, report.output_frames, report.dropped_empty_frames) == (60, 60, 0)
+    assert report.time_base_fps == FPS and report.time_base_source == "video header"
+    assert report.mean_reprojection_error_px is not None
+    assert report.mean_reprojection_error_px < 1e-3
+    assert report.left_right_swapped_frames == dict.fromkeys(CAMERA_NAMES, 0)
+    assert report.sync is not None and not report.sync.applied
+    assert [entry.offset_frames for entry in report.sync.cameras.values()] == [0, 0, 0, 0]
+
+
+def test_core_leaves_out_a_blind_camera_and_shifts_a_late_one() -> None:
+    keypoints, scores = delayed_views({1: 3})
+    keypoints[2], scores[2] = np.nan, 0.0
+    settings = replace(EXACT, sync_correct=True)
+    report = reconstruct(trial_views_of(keypoints, scores), MARKERS, settings).report
+
+    assert report.cameras_used == ("cam0", "cam1", "cam3")
+    assert report.cameras_dropped["cam2"].startswith("cam2 dropped: person detected in 0 of 60")
+    assert report.camera_quality["cam2"].detection_fraction == 0.0
+    assert report.camera_quality["cam2"].median_reprojection_error_px is None
+    # Three cameras: each is measured against the two others.
+    assert report.sync is not None and report.sync.correct
+    assert set(report.sync.cameras) == {"cam0", "cam1", "cam3"}
+
+
+def test_core_reports_a_trial_without_any_person() -> None:
+    keypoints, scores = clean_views()
+    keypoints[:, :, :] = np.nan
+    with pytest.raises(ReconstructionError, match="Only 0 of 4 cameras detected the person"):
+        reconstruct(trial_views_of(keypoints, scores), MARKERS, EXACT)
+
+
+# ------------------------------------------------------------------------ the report
+
+
+def test_report_round_trip() -> None:
+    keypoints, scores = delayed_views({1: 3})
+    keypoints[2, 11:], scores[2, 11:] = np.nan, 0.0  # dropped: 11 of 60 frames
+    report = reconstruct(trial_views_of(keypoints, scores), MARKERS, EXACT).report
+    content = json.loads(json.dumps(report.to_json()))
+    assert TriangulationReport.from_json(content) == report
+    assert TriangulationReport.from_json(content, require_all=True) == report
+    assert content["cameras"] == content["cameras_used"] == ["cam0", "cam1", "cam3"]
+    assert content["sync"]["cameras"]["cam1"]["offset_frames"] == 3
+    assert content["camera_quality"]["cam2"]["median_reprojection_error_px"] is None
+
+
+def test_report_missing_a_key_names_the_file(tmp_path: Path) -> None:
+    content = reconstruct(trial_views_of(*clean_views()), MARKERS, EXACT).report.to_json()
+    path = tmp_path / "triangulation.json"
+    path.write_text(json.dumps({k: v for k, v in content.items() if k != "video_frames"}))
+    with pytest.raises(UnreadableFileError, match="lacks video_frames") as error:
+        TriangulationReport.read(path)
+    assert str(path) in str(error.value)
+    del content["sync"]["cameras"]["cam1"]["frames"]
+    path.write_text(json.dumps(content))
+    with pytest.raises(UnreadableFileError, match=r"sync\.cameras\.cam1 lacks frames"):
+        TriangulationReport.read(path)
+
+
+def test_older_reports_are_read_with_fallbacks() -> None:
+    content = reconstruct(trial_views_of(*clean_views()), MARKERS, EXACT).report.to_json()
+    later = ("cameras_used", "cameras_configured", "cameras_dropped", "camera_quality")
+    later += ("time_base_fps", "time_base_source", "sync")
+    older = {key: value for key, value in content.items() if key not in later}
+    report = TriangulationReport.from_json(older)
+    assert report.cameras_used == report.cameras_configured == CAMERA_NAMES
+    assert report.cameras_dropped == {} and report.camera_quality == {}
+    assert report.sync is None and report.time_base_fps is None
+    with pytest.raises(ValueError, match="lacks camera_quality, cameras_configured, "):
+        TriangulationReport.from_json(older, require_all=True)

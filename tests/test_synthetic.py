@@ -1,4 +1,4 @@
-"""Tests of the synthetic OpenCap-LabValidation-style subject (posebench.synthetic).
+"""Tests of the synthetic OpenCap-LabValidation-style subject (posebench.datasets.synthetic).
 
 One subject with every activity is generated per module. The key test runs the reconstruction
 chain on the exact projections (triangulation, scaling, inverse kinematics) and compares the
@@ -11,8 +11,10 @@ import json
 import math
 import pickle
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,26 +22,33 @@ import opensim as osim
 import pytest
 import yaml
 
-from posebench.camera import Camera
+from posebench.camera import Camera, FloatArray
+from posebench.datasets.layout import OPENCAP_CALIBRATION_FILE
 from posebench.datasets.opencap_frames import board_to_opensim
+from posebench.datasets.synthetic import SyntheticSubject, generate_dataset, generate_subject
+from posebench.datasets.synthetic.core import GeneratorSettings, compute_subject, n_samples
+from posebench.datasets.synthetic.model import load_model
+from posebench.datasets.synthetic.motions import (
+    ACTIVITY_DURATIONS_S,
+    ACTIVITY_SESSIONS,
+    BodyModel,
+    CoordinateRangeError,
+    activity_coordinates,
+    check_coordinate_ranges,
+)
+from posebench.datasets.synthetic.rig import (
+    CameraLayoutError,
+    board_cameras,
+    board_rotation,
+    project_in_image,
+    synthetic_cameras,
+)
 from posebench.io.keypoints import load_keypoints
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc, write_trc
-from posebench.kinematics import (
-    run_inverse_kinematics,
-    scale_model,
-    select_static_window,
-)
-from posebench.synthetic import (
-    ACTIVITY_SESSIONS,
-    CALIBRATION_FILE,
-    CameraLayoutError,
-    CoordinateRangeError,
-    SyntheticSubject,
-    check_coordinate_ranges,
-    generate_dataset,
-    generate_subject,
-)
+from posebench.opensim.ik import run_inverse_kinematics
+from posebench.opensim.scaling import scale_model
+from posebench.timeseries import select_static_window
 from posebench.triangulation import triangulate_keypoints
 
 MODEL = "Model_Pose2Sim_simple.osim"
@@ -144,7 +153,7 @@ def test_layout_has_exactly_the_expected_files(subject: SyntheticSubject) -> Non
         for camera in subject.cameras:
             folder = f"VideoData/{trial.session}/{camera}"
             expected |= {
-                f"{folder}/{CALIBRATION_FILE}",
+                f"{folder}/{OPENCAP_CALIBRATION_FILE}",
                 f"{folder}/{trial.name}/{trial.name}_syncdWithMocap.avi",
                 f"{folder}/{trial.name}/{trial.name}_oracle_keypoints.npz",
             }
@@ -526,3 +535,160 @@ def test_generate_dataset_writes_the_subject_and_a_summary(setup_dir: Path, tmp_
     assert summary["cameras"] == ["Cam0", "Cam1", "Cam2", "Cam3", "Cam4"]
     with pytest.raises(ValueError, match="unknown synthetic dataset settings"):
         generate_dataset(output, setup_dir=setup_dir, settings={"colour": "blue"})
+
+
+# --------------------------------------------------------------------------- pure core
+
+TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
+# Offsets from the pelvis origin (metres, OpenSim's frame) of a coarse marker cloud: head,
+# hands, knees, heels and toes of a standing subject about 1.75 m tall.
+FAKE_MARKERS = np.array(
+    [
+        [0.0, 0.80, 0.0],
+        [0.0, 0.0, 0.30],
+        [0.0, 0.0, -0.30],
+        [0.05, -0.45, 0.10],
+        [0.05, -0.45, -0.10],
+        [-0.05, -0.92, 0.10],
+        [-0.05, -0.92, -0.10],
+        [0.15, -0.92, 0.10],
+        [0.15, -0.92, -0.10],
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def body(setup_dir: Path) -> BodyModel:
+    """The generating model's coordinates, ranges and defaults read from its XML, with its
+    standing geometry rounded to a millimetre: no OpenSim involved."""
+    root = ET.parse(setup_dir / MODEL).getroot()
+    coordinates = {
+        c.get("name", ""): (c.findtext("default_value", ""), c.findtext("range", ""))
+        for c in root.iter("Coordinate")
+    }
+    ranges = {}
+    for name, (_, limits) in coordinates.items():
+        low, high = (float(v) for v in limits.split())
+        ranges[name] = (low, high)
+    return BodyModel(
+        coordinate_names=tuple(coordinates),
+        rotational=tuple(name not in TRANSLATIONS for name in coordinates),
+        defaults={name: float(default) for name, (default, _) in coordinates.items()},
+        ranges=ranges,
+        standing_pelvis_ty=0.940,
+        hip_offset={side: np.array([-0.071, -0.066]) for side in ("r", "l")},
+        thigh={side: np.array([0.0, -0.397]) for side in ("r", "l")},
+        shank={side: np.array([0.0, -0.430]) for side in ("r", "l")},
+    )
+
+
+def _fake_markers(values: Mapping[str, FloatArray]) -> FloatArray:
+    """(T, M, 3) marker cloud carried by the pelvis translation (a stand-in for OpenSim)."""
+    pelvis = np.stack([values[name] for name in TRANSLATIONS], axis=1)
+    return pelvis[:, None, :] + FAKE_MARKERS[None, :, :]
+
+
+def test_xml_body_matches_the_loaded_model(body: BodyModel, setup_dir: Path) -> None:
+    loaded = load_model(setup_dir / MODEL, setup_dir / MARKERS, None).body
+    assert loaded.coordinate_names == body.coordinate_names
+    assert loaded.rotational == body.rotational
+    assert loaded.ranges == body.ranges and loaded.defaults == body.defaults
+    assert loaded.standing_pelvis_ty == pytest.approx(body.standing_pelvis_ty, abs=1e-3)
+    for side in ("r", "l"):
+        for part in ("hip_offset", "thigh", "shank"):
+            expected = getattr(body, part)[side]
+            np.testing.assert_allclose(getattr(loaded, part)[side], expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("activity", list(ACTIVITY_SESSIONS))
+def test_every_motion_stays_inside_the_model_ranges(body: BodyModel, activity: str) -> None:
+    duration = ACTIVITY_DURATIONS_S[activity]
+    for rate_hz in (30.0, 60.0, 100.0, 240.0):
+        times = np.arange(n_samples(duration, rate_hz)) / rate_hz
+        assert times[-1] == pytest.approx(duration)
+        for seed in range(4):
+            q = activity_coordinates(body, activity, times, seed)
+            assert tuple(q) == body.coordinate_names
+            check_coordinate_ranges(q, body.ranges, times, context=f"{activity} seed {seed}")
+
+
+def test_motions_are_deterministic_per_seed(body: BodyModel) -> None:
+    times = np.arange(n_samples(2.5, 100.0)) / 100.0
+    first = activity_coordinates(body, "squats", times, seed=3)
+    again = activity_coordinates(body, "squats", times, seed=3)
+    other = activity_coordinates(body, "squats", times, seed=4)
+    assert all(np.array_equal(first[name], again[name]) for name in body.coordinate_names)
+    assert not np.array_equal(first["pelvis_list"], other["pelvis_list"])
+    static = activity_coordinates(body, "static", times[:101], seed=3)
+    assert all(np.ptp(series) == 0.0 for series in static.values())
+    assert static["pelvis_ty"][0] == body.standing_pelvis_ty
+    # Squats: knees bend deeply in the middle of each repetition, and the feet stay flat.
+    assert first["knee_angle_r"].max() > 1.4 and first["knee_angle_r"][0] < 0.1
+
+
+def test_rig_cameras_aim_at_the_subject() -> None:
+    cameras = synthetic_cameras((-70, 0, 45), 4.0, (720, 1280), seed=5)
+    assert [c.name for c in cameras] == ["Cam0", "Cam1", "Cam2"]
+    for camera, angle in zip(cameras, (-70, 0, 45), strict=True):
+        centre = -camera.rotation.T @ camera.translation_m
+        assert math.hypot(centre[0], centre[2]) == pytest.approx(4.0)
+        assert math.degrees(math.atan2(-centre[2], centre[0])) == pytest.approx(angle)
+        assert 1.0 <= centre[1] <= 1.3
+        # The aim point projects to the principal point (no distortion at the centre).
+        aim = camera.project(np.array([[0.0, 0.9, 0.0]]))[0]
+        np.testing.assert_allclose(aim, camera.matrix[:2, 2], atol=1e-6)
+    again = synthetic_cameras((-70, 0, 45), 4.0, (720, 1280), seed=5)
+    assert all(np.array_equal(a.matrix, b.matrix) for a, b in zip(cameras, again, strict=True))
+    cameras_board, r_b2o = board_cameras((-70, 0, 45), 4.0, (720, 1280), seed=5)
+    np.testing.assert_allclose(r_b2o, board_rotation("backWall"))
+    np.testing.assert_allclose(board_to_opensim("backWall", cameras_board[0].rotation), r_b2o)
+    points = np.array([[[0.0, 0.9, 0.0], [0.3, 1.7, -0.2]]])
+    in_opensim, _ = project_in_image(cameras, points, "opensim")
+    in_board, margin = project_in_image(cameras_board, points @ r_b2o, "board")
+    np.testing.assert_allclose(in_board, in_opensim, atol=1e-9)
+    assert in_board.shape == (3, 1, 2, 2) and margin > 100
+
+
+def test_compute_subject_in_memory(body: BodyModel) -> None:
+    settings = GeneratorSettings(
+        camera_angles_deg=[-45, 0, 45], activities=["static", "walking"], seed=2
+    )
+    assert settings.activities == ("static", "walking")
+    assert settings.camera_angles_deg == (-45, 0, 45)
+    names = tuple(f"m{i}" for i in range(len(FAKE_MARKERS)))
+    data = compute_subject(settings, body, _fake_markers, names)
+    assert [camera.name for camera in data.cameras] == ["Cam0", "Cam1", "Cam2"]
+    assert [t.trial.name for t in data.trials] == ["static1", "walking1"]
+    for trial in data.trials:
+        n_mocap, n_video = trial.trial.n_mocap_frames, trial.trial.n_video_frames
+        assert n_mocap == round(100 * trial.trial.duration_s) + 1
+        assert n_video == round(60 * trial.trial.duration_s) + 1
+        assert trial.mocap_times_s.shape == (n_mocap,)
+        assert trial.markers_m.shape == (n_mocap, len(names), 3)
+        assert tuple(trial.coordinates) == body.coordinate_names
+        assert trial.pixels.shape == (3, n_video, len(names), 2)
+        assert np.all((trial.pixels >= 0) & (trial.pixels < np.array([720, 1280])))
+    walking = data.trials[1]
+    np.testing.assert_allclose(walking.markers_m[[0, -1], 0, 0], [-1.0, 1.0])
+    # Video frame 3 and mocap sample 5 are both at 0.05 s.
+    r_b2o = board_rotation("backWall")
+    projected = data.cameras[1].project(walking.markers_m[5] @ r_b2o)
+    np.testing.assert_allclose(walking.pixels[1, 3], projected, atol=1e-9)
+    with pytest.raises(CameraLayoutError, match="outside the 720x1280 image"):
+        compute_subject(GeneratorSettings(camera_distance_m=1.0), body, _fake_markers, names)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"activities": ("jogging",)}, "activities must be distinct names"),
+        ({"activities": ("static", "static")}, "activities must be distinct names"),
+        ({"activities": ()}, "activities must be distinct names"),
+        ({"fps": 0.0}, "fps must be a positive number"),
+        ({"height_m": math.nan}, "height_m must be a positive number"),
+        ({"subject": "a/b"}, "subject must be a folder name"),
+    ],
+)
+def test_settings_reject_implausible_values(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        GeneratorSettings(**settings)

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from posebench.evaluation import SCORED_DOFS
-from posebench.planning import PATHS
+from posebench.paths import PATHS
 from snakemake_runner import REPO, run_snakemake
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.network]
 
 
 @pytest.fixture(scope="module")

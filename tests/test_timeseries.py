@@ -1,11 +1,18 @@
-"""Tests for gap filling, Butterworth filtering, resampling and valid spans of time series."""
+"""Tests for gap filling, Butterworth filtering, resampling, valid spans and the static-window
+search of time series."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from posebench.timeseries import fill_gaps, lowpass_butterworth, resample, valid_frame_span
+from posebench.timeseries import (
+    fill_gaps,
+    lowpass_butterworth,
+    resample,
+    select_static_window,
+    valid_frame_span,
+)
 
 RATE_HZ = 100.0
 TIME_S = np.arange(300) / RATE_HZ
@@ -122,3 +129,44 @@ def test_valid_frame_span() -> None:
     x[2, 1, 0] = 1.0
     x[7, 0, 2] = 2.0
     assert valid_frame_span(x) == (2, 7)
+
+
+def test_static_window_skips_incomplete_frames() -> None:
+    times = np.arange(10) / 10.0
+    positions = np.zeros((10, 2, 3))
+    positions[:, 0, 0] = np.linspace(0.0, 1.0, 10) ** 2  # slowest at the start
+    positions[0:3, 1] = np.nan
+    assert select_static_window(positions, times, 0.2) == (0.3, 0.4)
+    assert select_static_window(positions, times, 0.01) == (0.3, 0.3)
+    positions[5, 0] = np.nan
+    with pytest.raises(
+        ValueError, match="6 of 10 frames have all markers.* longest run of such frames is 4"
+    ):
+        select_static_window(positions, times, 0.5)
+
+
+def test_static_window_is_the_stillest_and_the_earliest_on_ties() -> None:
+    times = np.arange(8) / 4.0  # 4 Hz
+    positions = np.zeros((8, 1, 3))
+    positions[:, 0, 1] = [0.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0]  # still over 2-4 and 5-7
+    assert select_static_window(positions, times, 0.5) == (0.5, 0.75)  # 2 frames
+    assert select_static_window(positions, times, 0.75) == (0.5, 1.0)  # 3 frames: 2-4
+    assert select_static_window(positions[:1], times[:1], 1.0) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("positions", "times", "window_s", "message"),
+    [
+        (np.zeros((4, 2)), np.arange(4.0), 1.0, r"must be \(T, M, 3\)"),
+        (np.zeros((4, 2, 3)), np.arange(3.0), 1.0, r"must be \(T, M, 3\)"),
+        (np.zeros((3, 2, 3)), np.array([0.0, 2.0, 1.0]), 1.0, "strictly increasing"),
+        (np.zeros((0, 2, 3)), np.zeros(0), 1.0, "non-empty"),
+        (np.zeros((3, 2, 3)), np.arange(3.0), 0.0, "positive number of seconds"),
+        (np.zeros((3, 2, 3)), np.arange(3.0), float("nan"), "positive number of seconds"),
+    ],
+)
+def test_static_window_rejects_inconsistent_arguments(
+    positions: np.ndarray, times: np.ndarray, window_s: float, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        select_static_window(positions, times, window_s)

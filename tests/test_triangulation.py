@@ -6,8 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from posebench.backends.mediapipe_blazepose import BLAZEPOSE_KEYPOINTS
 from posebench.camera import Camera
+from posebench.skeletons import BLAZEPOSE_KEYPOINTS
 from posebench.triangulation import (
     correct_left_right_swaps,
     estimate_camera_offsets,

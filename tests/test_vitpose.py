@@ -12,6 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 import torch
 from transformers import (
     VitPoseBackboneConfig,
@@ -22,12 +26,15 @@ from transformers import (
 from transformers.models.vitpose.modeling_vitpose import VitPoseEstimatorOutput
 
 from model_factory import build_vitpose, write_figure_video
-from posebench.backends.base import BackendError, create_backend
+from posebench.backends.base import BackendError
+from posebench.backends.registry import create_backend
 from posebench.backends.vitpose import VitPoseBackend
 from posebench.detection import DetectionTrack, save_detections
 from posebench.io.keypoints import load_keypoints
 from posebench.pose2d import run_pose2d
 from posebench.video import iter_frame_slots
+
+pytestmark = pytest.mark.torch
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 12
 GAPS = [2, 5, 6]

@@ -13,12 +13,15 @@ import numpy as np
 import pytest
 import yaml
 
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 from model_factory import build_rtdetr, build_vitpose
 from posebench.detection import load_detections
 from posebench.io.keypoints import load_keypoints
 from posebench.io.trc import read_trc
-from posebench.markersets import ANATOMICAL_KEYPOINTS
-from posebench.planning import PATHS
+from posebench.paths import PATHS
+from posebench.skeletons import ANATOMICAL_KEYPOINTS
 from snakemake_runner import DEFAULT_CONFIG, run_snakemake
 
 CAMERAS = ["cam01", "cam02", "cam03", "cam04"]
@@ -30,7 +33,7 @@ def path(template: str, **values: str) -> str:
     return template.format(**TRIAL, **values)
 
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.torch, pytest.mark.network]
 
 
 def snakemake(

@@ -14,22 +14,23 @@ import time
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 import torch
 import yaml
 from huggingface_hub import constants
 
 from model_factory import build_rtdetr, build_vitpose, fill_hf_cache
 from posebench.cli import main
-from posebench.fetch import sha256_of
-from posebench.markersets import ANATOMICAL_KEYPOINTS, COCO_KEYPOINTS
-from posebench.weights import (
-    MANIFEST_NAME,
-    WeightsError,
-    WeightsSpec,
-    fetch_weights,
-    load_manifest,
-    verify_checkpoint,
-)
+from posebench.io.hashing import sha256_of
+from posebench.skeletons import ANATOMICAL_KEYPOINTS, COCO_KEYPOINTS
+from posebench.weights import fetch_weights, load_manifest, verify_checkpoint
+from posebench.weights.manifest import Manifest
+from posebench.weights.spec import MANIFEST_NAME, WeightsError, WeightsSpec
+
+pytestmark = pytest.mark.torch
 
 SYNTHPOSE_REPO = "stanfordmimi/synthpose-vitpose-base-hf"
 DETECTOR_REPO = "PekingU/rtdetr_r50vd_coco_o365"
@@ -118,7 +119,9 @@ def test_local_path_manifest(checkpoints: dict[str, Path], tmp_path: Path) -> No
     first = manifest_path.read_bytes()
     manifest_path.unlink()
     assert fetch_weights(spec, tmp_path / "dest", marker_set="anatomical").read_bytes() == first
-    assert load_manifest(manifest_path)["path"] == str(source.resolve())
+    assert load_manifest(manifest_path).path == source.resolve()
+    # The dataclass writes back the JSON it was read from.
+    assert Manifest.from_json(raw, manifest_path).to_json() == raw
 
 
 @pytest.mark.parametrize(
@@ -223,6 +226,13 @@ def test_load_manifest_errors(tmp_path: Path) -> None:
     (tmp_path / MANIFEST_NAME).write_text('{"name": "x"}')
     with pytest.raises(WeightsError, match=r"lacks \['files', 'kind', 'path'"):
         load_manifest(tmp_path / MANIFEST_NAME)
+    entries = {"config.json": {"size": 10}}
+    content = {"name": "x", "kind": "pose", "source": {"local_path": "/x"}, "path": "/x"}
+    (tmp_path / MANIFEST_NAME).write_text(
+        json.dumps({**content, "weights_file": "model.safetensors", "files": entries})
+    )
+    with pytest.raises(WeightsError, match=r"records 'config.json' as \{'size': 10\}"):
+        load_manifest(tmp_path / MANIFEST_NAME)
 
 
 # --- the hub: cache, offline, unreachable --------------------------------------------------
@@ -249,13 +259,13 @@ def test_fetch_from_hf_cache(
     forbid_network(monkeypatch)
     dest = tmp_path / "resources" / "synthpose"
     manifest = load_manifest(fetch_weights(hub_spec(), dest, marker_set="anatomical"))
-    assert manifest["commit"] == commit
-    assert manifest["source"] == {"repo_id": SYNTHPOSE_REPO, "revision": "main"}
-    assert manifest["path"] == str((dest / "checkpoint").resolve())
-    assert manifest["num_keypoints"] == 52
-    for name, entry in manifest["files"].items():
-        assert sha256_of(dest / "checkpoint" / name) == entry["sha256"]
-        assert entry["sha256"] == sha256_of(checkpoints["anatomical"] / name)
+    assert manifest.commit == commit
+    assert manifest.source == {"repo_id": SYNTHPOSE_REPO, "revision": "main"}
+    assert manifest.path == (dest / "checkpoint").resolve()
+    assert manifest.num_keypoints == 52
+    for name, entry in manifest.files.items():
+        assert sha256_of(dest / "checkpoint" / name) == entry.sha256
+        assert entry.sha256 == sha256_of(checkpoints["anatomical"] / name)
     # A verified manifest is kept as it is: no cache or hub needed any more.
     shutil.rmtree(hub_env)
     before = (dest / MANIFEST_NAME).read_bytes()
@@ -271,8 +281,9 @@ def test_fetch_detector_at_pinned_commit_from_cache(
         "rtdetr-r50", "detector", {"repo_id": DETECTOR_REPO, "revision": DETECTOR_COMMIT}
     )
     manifest = load_manifest(fetch_weights(spec, tmp_path / "rtdetr-r50"))
-    assert (manifest["kind"], manifest["commit"]) == ("detector", DETECTOR_COMMIT)
-    assert "num_keypoints" not in manifest
+    assert (manifest.kind, manifest.commit) == ("detector", DETECTOR_COMMIT)
+    assert manifest.num_keypoints is None
+    assert "num_keypoints" not in json.loads((tmp_path / "rtdetr-r50" / MANIFEST_NAME).read_text())
 
 
 def assert_manual_guidance(message: str, dest: Path) -> None:
@@ -328,8 +339,8 @@ def test_manual_download_is_used_offline(
     dest = tmp_path / "synthpose"
     copy_checkpoint(checkpoints["anatomical"], dest / "checkpoint")
     manifest = load_manifest(fetch_weights(hub_spec(), dest, marker_set="anatomical"))
-    assert manifest["commit"] is None  # a branch: the commit of the copied files is unknown
-    assert manifest["path"] == str((dest / "checkpoint").resolve())
+    assert manifest.commit is None  # a branch: the commit of the copied files is unknown
+    assert manifest.path == (dest / "checkpoint").resolve()
 
 
 def test_fetch_rejects_wrong_marker_set(
@@ -449,8 +460,7 @@ def test_verify_models_detects_broken_download(
 
 def test_keypoint_names_match_across_spellings(tmp_path: Path) -> None:
     """Hugging Face's COCO ViTPose configs spell keypoints `Nose`, `L_Eye`, `R_Shoulder`."""
-    from posebench.markersets import COCO_KEYPOINTS
-    from posebench.weights import verify_checkpoint
+    from posebench.skeletons import COCO_KEYPOINTS
 
     hub_style = [
         "_".join(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import pytest
 
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
-from posebench.planning import PATHS
+from posebench.paths import PATHS
 from snakemake_runner import DEFAULT_CONFIG, run_snakemake
 
 UNIT = {
@@ -34,7 +35,7 @@ def output(workdir: Path, template: str, **values: str) -> Path:
     return workdir / template.format(**{**UNIT, **values})
 
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.network, pytest.mark.mediapipe]
 
 
 def snakemake(
@@ -187,6 +188,21 @@ def test_stage_timings_from_benchmarks(demo_run: Path) -> None:
     assert set(timings.index) == {"pose2d", "triangulate", "scale", "inverse_kinematics"}
     assert timings.loc["pose2d", "jobs"] == 4
     assert (timings["total_s"] > 0).all()
+
+
+def test_report_embeds_the_plot_and_tables(demo_run: Path, tmp_path: Path) -> None:
+    """`snakemake --report` on the finished run: a self-contained HTML page that embeds the
+    files the rules declare with `report(...)` (summarize's plot, aggregate's tables)."""
+    report = tmp_path / "report.html"
+    result = snakemake(demo_run, "--report", str(report))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    html = report.read_text(encoding="utf-8")
+    for category in ("Joint angles", "Summary"):
+        assert category in html
+    for template in (PATHS.plot, PATHS.all_statistics, PATHS.all_quality):
+        path = output(demo_run, template)
+        embedded = base64.b64encode(path.read_bytes()).decode("ascii")
+        assert f"filename={path.name};base64,{embedded}" in html, f"{path.name} not embedded"
 
 
 def jobs_run(result: subprocess.CompletedProcess[str]) -> dict[str, int]:

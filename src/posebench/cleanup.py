@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TextIO
 
-from posebench.planning import PATHS
+from posebench.paths import PATHS
 
 RESULTS = "results"
 

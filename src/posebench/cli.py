@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posebench.markersets import MarkerSetError, get_marker_set
-from posebench.weights import (
+from posebench.weights import verify_checkpoint, verify_manifest
+from posebench.weights.spec import (
     CHECKPOINT_DIR,
     MANIFEST_NAME,
     WeightsError,
     WeightsKind,
     WeightsSpec,
-    verify_checkpoint,
-    verify_manifest,
 )
 
 if TYPE_CHECKING:

@@ -2,6 +2,8 @@
 
 For one trial, an IK result from video (the *prediction*) is compared with the IK result from
 marker-based motion capture (the *ground truth*), both OpenSim ``.mot`` files in degrees.
+The functions here take the files' contents (:class:`JointAngles`) and return tables;
+:mod:`posebench.stages.evaluate` reads the files and writes the scores.
 
 What OpenCapBench does, and what this module does the same way:
 
@@ -29,15 +31,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from posebench.io.atomic import atomic_output
-from posebench.io.mot import read_mot
 from posebench.logs import TERMINAL
+
+if TYPE_CHECKING:
+    from posebench.io.mot import MotData
+    from posebench.reports.triangulation import TriangulationReport
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +81,7 @@ KEY_COLUMNS: tuple[str, ...] = (
     "model",
     "scaling",
 )
-"""Columns identifying a trial's scores, prepended by :func:`write_trial_scores`
+"""Columns identifying a trial's scores, prepended by :func:`trial_scores_table`
 (``scaling``: how the OpenSim model was scaled, ``video`` or ``mocap``)."""
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -89,7 +94,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "lag_frames_r",
     "lag_frames_l",
 )
-"""Columns of :func:`evaluate_trial`'s result, in order."""
+"""Columns of :func:`score_trial`'s result, in order."""
 
 MIN_OVERLAP_FRAMES = 10
 """Fewest frames (both values finite) for an RMSE or a lag candidate to count."""
@@ -97,31 +102,40 @@ MIN_OVERLAP_FRAMES = 10
 GRID_TOLERANCE_FRAMES = 0.1
 """Largest allowed distance, in frames, between ``time * rate_hz`` and its nearest integer."""
 
-_CSV_FLOAT_FORMAT = "%.6f"
-
 
 class EvaluationError(ValueError):
     """An input of the metric is missing, inconsistent or not comparable."""
 
 
-def evaluate_trial(
-    prediction: Path,
-    ground_truth: Path,
+@dataclass(frozen=True)
+class JointAngles:
+    """An IK result to score.
+
+    Attributes:
+        motion: the content of its ``.mot`` file (``inDegrees=yes``).
+        source: where it was read from, named in messages.
+        aliases: canonical DOF name -> column name in the file for DOFs the file names
+            differently (e.g. ``{"lumbar_extension": "L5_S1_Flex_Ext"}``); other DOFs are
+            looked up under their canonical name.
+    """
+
+    motion: MotData
+    source: Path | str
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+def score_trial(
+    prediction: JointAngles,
+    ground_truth: JointAngles,
     *,
-    prediction_aliases: Mapping[str, str] | None = None,
-    ground_truth_aliases: Mapping[str, str] | None = None,
     rate_hz: float = 100.0,
     max_lag_frames: int = 40,
 ) -> pd.DataFrame:
     """Score one trial: RMSE per scored DOF, unshifted and shifted by the knee-based lag.
 
     Args:
-        prediction: IK ``.mot`` from video (``inDegrees=yes``).
-        ground_truth: IK ``.mot`` from motion capture (``inDegrees=yes``).
-        prediction_aliases: canonical DOF name -> column name in ``prediction`` for DOFs the
-            file names differently (e.g. ``{"lumbar_extension": "L5_S1_Flex_Ext"}``); other
-            DOFs are looked up under their canonical name.
-        ground_truth_aliases: the same for ``ground_truth``.
+        prediction: IK result from video.
+        ground_truth: IK result from motion capture.
         rate_hz: the sampling rate both files are on; frame index = ``round(time * rate_hz)``,
             and each time must lie within :data:`GRID_TOLERANCE_FRAMES` of that grid.
         max_lag_frames: the lag is searched over ``-max_lag_frames .. +max_lag_frames``.
@@ -157,31 +171,24 @@ def evaluate_trial(
         )
     if max_lag_frames < 0:
         raise EvaluationError(f"max_lag_frames must be >= 0, got {max_lag_frames}.")
-    predicted_frames, predicted = _load(prediction, prediction_aliases or {}, rate_hz)
-    true_frames, truth = _load(ground_truth, ground_truth_aliases or {}, rate_hz)
-    if np.intersect1d(predicted_frames, true_frames).size == 0:
-        raise EvaluationError(
-            f"{prediction} (frames {predicted_frames.min()}..{predicted_frames.max()}) and "
-            f"{ground_truth} (frames {true_frames.min()}..{true_frames.max()}) share no frame "
-            f"at {rate_hz:g} Hz; expected overlapping time ranges. Check that both files "
-            "belong to the same trial and that their times start at the same instant."
-        )
-    first = int(min(predicted_frames.min(), true_frames.min()))
-    count = int(max(predicted_frames.max(), true_frames.max())) - first + 1
-    predicted_grid = _on_grid(predicted_frames, predicted, first, count)
-    true_grid = _on_grid(true_frames, truth, first, count)
-
+    predicted_grid, true_grid = _common_grid(prediction, ground_truth, rate_hz)
     side_lags = [
         _best_lag(
             predicted_grid[:, SCORED_DOFS.index(dof)],
             true_grid[:, SCORED_DOFS.index(dof)],
             max_lag_frames,
-            f"{dof} of {prediction} vs {ground_truth}",
+            f"{dof} of {prediction.source} vs {ground_truth.source}",
         )
         for dof in LAG_DOFS
     ]
     lag = _round_half_toward_zero((side_lags[0] + side_lags[1]) / 2)
+    return _score_table(predicted_grid, true_grid, lag, side_lags)
 
+
+def _score_table(
+    predicted_grid: np.ndarray, true_grid: np.ndarray, lag: int, side_lags: list[int]
+) -> pd.DataFrame:
+    """The rows of :func:`score_trial`'s table for the trial's `lag` and the knees' lags."""
     rows = []
     for column, dof in enumerate(SCORED_DOFS):
         rmse_unshifted, frames_unshifted = _rmse(
@@ -191,19 +198,31 @@ def evaluate_trial(
             *_paired(predicted_grid[:, column], true_grid[:, column], lag)
         )
         rows.append(
-            (
-                dof,
-                rmse_unshifted,
-                rmse_shifted,
-                frames_unshifted,
-                frames_shifted,
-                lag,
-                side_lags[0],
-                side_lags[1],
-            )
+            (dof, rmse_unshifted, rmse_shifted, frames_unshifted, frames_shifted, lag, *side_lags)
         )
     scores = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
     return scores.astype(dict.fromkeys(SCORE_COLUMNS[3:], "int64"))
+
+
+def _common_grid(
+    prediction: JointAngles, ground_truth: JointAngles, rate_hz: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both files' scored DOFs (frames x DOFs) on one dense frame grid spanning both."""
+    predicted_frames, predicted = _frames_and_values(prediction, rate_hz)
+    true_frames, truth = _frames_and_values(ground_truth, rate_hz)
+    if np.intersect1d(predicted_frames, true_frames).size == 0:
+        raise EvaluationError(
+            f"{prediction.source} (frames {predicted_frames.min()}..{predicted_frames.max()}) "
+            f"and {ground_truth.source} (frames {true_frames.min()}..{true_frames.max()}) share "
+            f"no frame at {rate_hz:g} Hz; expected overlapping time ranges. Check that both "
+            "files belong to the same trial and that their times start at the same instant."
+        )
+    first = int(min(predicted_frames.min(), true_frames.min()))
+    count = int(max(predicted_frames.max(), true_frames.max())) - first + 1
+    return (
+        _on_grid(predicted_frames, predicted, first, count),
+        _on_grid(true_frames, truth, first, count),
+    )
 
 
 DURATION_TOLERANCE_S = 0.1
@@ -211,7 +230,9 @@ DURATION_TOLERANCE_S = 0.1
 reported as a warning (6 frames at 60 fps)."""
 
 
-def duration_check(triangulation: Mapping[str, Any], ground_truth: Path) -> dict[str, float]:
+def duration_check(
+    triangulation: TriangulationReport, ground_truth: JointAngles
+) -> dict[str, float]:
     """The trial's video duration (its frame slots on the time base the triangulation used,
     and on the video header's rate) and the ground truth's duration, in seconds.
 
@@ -220,10 +241,16 @@ def duration_check(triangulation: Mapping[str, Any], ground_truth: Path) -> dict
     is wrong (e.g. 59.94 fps taken as 60, or the reverse). A difference above
     :data:`DURATION_TOLERANCE_S` is logged as a warning naming both rates.
     """
-    frames = int(triangulation["video_frames"])
-    fps = float(triangulation["time_base_fps"])
-    header_fps = float(triangulation["video_fps"])
-    times = read_mot(ground_truth).table["time"].to_numpy(dtype=np.float64)
+    if triangulation.time_base_fps is None:
+        raise EvaluationError(
+            f"The triangulation report of the trial of {ground_truth.source} has no "
+            "time_base_fps: it was written before the frame-rate check; run the rule "
+            "triangulate again (snakemake --forcerun triangulate)."
+        )
+    frames = int(triangulation.video_frames)
+    fps = float(triangulation.time_base_fps)
+    header_fps = float(triangulation.video_fps)
+    times = ground_truth.motion.table["time"].to_numpy(dtype=np.float64)
     result = {
         "video_duration_s": (frames - 1) / fps,
         "video_duration_header_fps_s": (frames - 1) / header_fps,
@@ -235,71 +262,68 @@ def duration_check(triangulation: Mapping[str, Any], ground_truth: Path) -> dict
             "%s: the video's %d frames last %.3f s at %g fps (%.3f s at the header's %g fps) "
             "but the ground truth lasts %.3f s; check the dataset's frame_rate setting and "
             "that the videos are the ones synchronised with motion capture.",
-            ground_truth, frames, result["video_duration_s"], fps,
+            ground_truth.source, frames, result["video_duration_s"], fps,
             result["video_duration_header_fps_s"], header_fps, result["truth_duration_s"],
             extra=TERMINAL,
         )  # fmt: skip
     return result
 
 
-def write_trial_scores(
+def trial_scores_table(
     scores: pd.DataFrame,
-    path: Path,
     keys: Mapping[str, str],
-    trial_columns: Mapping[str, float] | None = None,
-) -> None:
-    """Write :func:`evaluate_trial`'s table as CSV with the trial's key columns first.
+    trial_columns: Mapping[str, float] | None,
+    destination: Path | str,
+) -> pd.DataFrame:
+    """:func:`score_trial`'s table with the trial's key columns first.
 
     Args:
-        scores: the result of :func:`evaluate_trial`.
-        path: output CSV; missing parent directories are created.
+        scores: the result of :func:`score_trial`.
         keys: a value for each of :data:`KEY_COLUMNS` (dataset, setup, subject, session,
             trial, activity, model, scaling), and nothing else.
+        trial_columns: columns appended with one value for every row (e.g.
+            :func:`duration_check`'s).
+        destination: the file the table is written to, named in messages.
 
-    Floats are written with 6 decimals, missing values as ``NaN``; rows keep the order of
-    :data:`SCORED_DOFS`. `trial_columns` (e.g. :func:`duration_check`'s) are appended, one
-    value for every row.
+    Rows keep the order of :data:`SCORED_DOFS`.
     """
-    path = Path(path)
     missing = [key for key in KEY_COLUMNS if key not in keys]
     unknown = sorted(set(keys) - set(KEY_COLUMNS))
     if missing or unknown:
         raise EvaluationError(
-            f"{path}: keys must be exactly {list(KEY_COLUMNS)}; missing {missing}, unknown "
-            f"{unknown}. Pass one value per key column."
+            f"{destination}: keys must be exactly {list(KEY_COLUMNS)}; missing {missing}, "
+            f"unknown {unknown}. Pass one value per key column."
         )
     absent = [column for column in SCORE_COLUMNS if column not in scores.columns]
     if absent:
         raise EvaluationError(
-            f"{path}: the scores lack columns {absent}, found {list(scores.columns)}; pass the "
-            "table returned by evaluate_trial."
+            f"{destination}: the scores lack columns {absent}, found {list(scores.columns)}; "
+            "pass the table returned by evaluate_trial."
         )
     table = scores[list(SCORE_COLUMNS)].copy()
     for position, key in enumerate(KEY_COLUMNS):
         table.insert(position, key, str(keys[key]))
     for column, value in (trial_columns or {}).items():
         table[column] = value
-    with atomic_output(path) as tmp:
-        table.to_csv(tmp, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
+    return table
 
 
-def _load(path: Path, aliases: Mapping[str, str], rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+def _frames_and_values(angles: JointAngles, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices (int64, unique) and the scored DOFs' values (frames x DOFs) of a file."""
-    path = Path(path)
+    source, aliases = angles.source, angles.aliases
     unknown = sorted(set(aliases) - set(SCORED_DOFS))
     if unknown:
         raise EvaluationError(
-            f"{path}: aliases name DOFs {unknown} that are not scored; expected keys among "
+            f"{source}: aliases name DOFs {unknown} that are not scored; expected keys among "
             f"{list(SCORED_DOFS)} (canonical name -> column name in the file)."
         )
-    motion = read_mot(path)
-    if motion.in_degrees is not True:
+    if angles.motion.in_degrees is not True:
         raise EvaluationError(
-            f"{path}: inDegrees={motion.header.get('inDegrees', '<missing>')}, expected "
-            "inDegrees=yes; joint angles are compared in degrees, so write the IK result in "
-            "degrees (or convert it and set the header flag)."
+            f"{source}: inDegrees={angles.motion.header.get('inDegrees', '<missing>')}, "
+            "expected inDegrees=yes; joint angles are compared in degrees, so write the IK "
+            "result in degrees (or convert it and set the header flag)."
         )
-    table = motion.table
+    table = angles.motion.table
     columns = [aliases.get(dof, dof) for dof in SCORED_DOFS]
     missing = [
         f"{dof} (as {column!r})" if column != dof else dof
@@ -308,14 +332,20 @@ def _load(path: Path, aliases: Mapping[str, str], rate_hz: float) -> tuple[np.nd
     ]
     if missing:
         raise EvaluationError(
-            f"{path}: scored DOFs {missing} are missing; available columns: "
+            f"{source}: scored DOFs {missing} are missing; available columns: "
             f"{list(table.columns)}. Pass aliases (canonical name -> column name) if the "
             "model names these coordinates differently."
         )
-    times = table["time"].to_numpy(dtype=np.float64)
+    frames = _frame_indices(table["time"].to_numpy(dtype=np.float64), source, rate_hz)
+    values = table[columns].to_numpy(dtype=np.float64)
+    return frames, values
+
+
+def _frame_indices(times: np.ndarray, source: Path | str, rate_hz: float) -> np.ndarray:
+    """``round(times * rate_hz)``, checked to be near the grid and unique."""
     if times.size == 0 or not np.all(np.isfinite(times)):
         raise EvaluationError(
-            f"{path}: expected at least one row and finite times, found {times.size} rows "
+            f"{source}: expected at least one row and finite times, found {times.size} rows "
             f"with {int(np.sum(~np.isfinite(times)))} non-finite times."
         )
     positions = times * rate_hz
@@ -324,7 +354,7 @@ def _load(path: Path, aliases: Mapping[str, str], rate_hz: float) -> tuple[np.nd
     worst = int(np.argmax(off_grid))
     if off_grid[worst] > GRID_TOLERANCE_FRAMES:
         raise EvaluationError(
-            f"{path}: time {times[worst]!r} s is {off_grid[worst]:.3f} frames off the "
+            f"{source}: time {times[worst]!r} s is {off_grid[worst]:.3f} frames off the "
             f"{rate_hz:g} Hz grid, expected at most {GRID_TOLERANCE_FRAMES} frames; resample "
             f"the file to {rate_hz:g} Hz or pass its true rate_hz."
         )
@@ -332,13 +362,12 @@ def _load(path: Path, aliases: Mapping[str, str], rate_hz: float) -> tuple[np.nd
     if np.any(counts > 1):
         duplicated = unique[counts > 1]
         raise EvaluationError(
-            f"{path}: {duplicated.size} frame indices occur more than once at {rate_hz:g} Hz "
+            f"{source}: {duplicated.size} frame indices occur more than once at {rate_hz:g} Hz "
             f"(first: frame {duplicated[0]}, times "
             f"{times[frames == duplicated[0]].tolist()}); expected one row per frame. Drop "
             "duplicate rows or check rate_hz."
         )
-    values = table[columns].to_numpy(dtype=np.float64)
-    return frames, values
+    return frames
 
 
 def _on_grid(frames: np.ndarray, values: np.ndarray, first: int, count: int) -> np.ndarray:

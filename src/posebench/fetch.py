@@ -26,6 +26,7 @@ from pathlib import Path
 
 from posebench.io.atomic import atomic_output, move_into_place, write_json
 from posebench.io.errors import read_json
+from posebench.io.hashing import sha256_of
 from posebench.logs import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -64,15 +65,6 @@ class WheelSpec:
 
 
 POSE2SIM_WHEEL = WheelSpec("pose2sim", POSE2SIM_VERSION, POSE2SIM_WHEEL_SHA256)
-
-
-def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _cached_wheel(spec: WheelSpec, cache_dir: Path) -> Path | None:

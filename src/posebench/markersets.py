@@ -3,7 +3,7 @@
 A marker set names the keypoints a model must output (in order), the OpenSim marker each
 keypoint becomes in the TRC file, and the OpenSim files (model, marker definitions,
 scaling and IK set-ups) to use, relative to an OpenSim set-up folder. Set-ups written for
-a richer marker set are adapted at run time (see `posebench.kinematics`): IK tasks and
+a richer marker set are adapted at run time (see `posebench.opensim.setups`): IK tasks and
 scaling marker pairs of markers this set does not provide are left out, `ik_weights`
 override task weights, and `scaling_pairs` replace the marker pairs of named measurements.
 `coordinate_aliases` maps canonical coordinate names (OpenCapBench's) to the model's.
@@ -22,23 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-# MediaPipe BlazePose's 33 landmarks, in model output order. Defined here, not in the
-# backend (`posebench.backends.mediapipe_blazepose` imports it), so that importing the marker
-# sets imports no backend.
-BLAZEPOSE_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
-    "right_heel", "left_foot_index", "right_foot_index",
-)  # fmt: skip
-
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+from posebench.skeletons import ANATOMICAL_KEYPOINTS, BLAZEPOSE_KEYPOINTS, COCO_KEYPOINTS
 
 _COCO_TO_POSE2SIM = {
     "nose": "Nose",
@@ -49,19 +33,6 @@ _COCO_TO_POSE2SIM = {
     "left_knee": "LKnee", "right_knee": "RKnee",
     "left_ankle": "LAnkle", "right_ankle": "RAnkle",
 }  # fmt: skip
-
-# SynthPose "Anatomical" keypoints, in model output order: the 17 COCO keypoints, then 35
-# anatomical landmarks.
-ANATOMICAL_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "sternum", "rshoulder", "lshoulder", "r_lelbow", "l_lelbow", "r_melbow", "l_melbow",
-    "r_lwrist", "l_lwrist", "r_mwrist", "l_mwrist", "r_ASIS", "l_ASIS", "r_PSIS", "l_PSIS",
-    "r_knee", "l_knee", "r_mknee", "l_mknee", "r_ankle", "l_ankle", "r_mankle", "l_mankle",
-    "r_5meta", "l_5meta", "r_toe", "l_toe", "r_big_toe", "l_big_toe", "l_calc", "r_calc",
-    "C7", "L2", "T11", "T6",
-)  # fmt: skip
 
 # Anatomical keypoints onto the OpenCap-style `_study` markers of Pose2Sim's LSTM marker set
 # (Markers_LSTM.xml). sternum, big toes, L2, T11 and T6 have no marker there.

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from posebench.backends.base import BackendError, create_backend
+from posebench.backends.base import BackendError
+from posebench.backends.registry import create_backend
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
 from posebench.video import (

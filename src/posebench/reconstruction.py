@@ -1,10 +1,14 @@
-"""Stage `triangulate`: per-camera 2D keypoints of one trial -> 3D markers in a TRC file.
+"""Stage `triangulate`'s core: the 2D keypoints of one trial's cameras -> 3D markers.
 
 Steps: check the cameras agree (keypoints, frame rate, frame count), leave out cameras that
 detect the person in too few frames (`min_detection_fraction`), undistort and triangulate
 with confidence-weighted DLT, record reprojection errors (overall and per camera), fill
 short gaps, optionally low-pass filter, resample to the output rate on an integer frame grid,
-rotate into OpenSim's y-up frame, trim leading/trailing frames with no marker, write the TRC.
+rotate into OpenSim's y-up frame, trim leading/trailing frames with no marker.
+
+`trial_views` checks the loaded inputs and `reconstruct` computes the markers, the
+reprojection table and the report; neither reads nor writes a file (paths are only named in
+messages and the report). `posebench.stages.triangulate` reads the inputs and writes the TRC.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from posebench.camera import Camera, load_cameras
-from posebench.io.atomic import atomic_output, write_json
-from posebench.io.errors import read_json
-from posebench.io.keypoints import KeypointFileError, Keypoints2D, load_keypoints
-from posebench.io.trc import write_trc
+from posebench.camera import Camera
+from posebench.io.keypoints import KeypointFileError, Keypoints2D
 from posebench.logs import TERMINAL
-from posebench.markersets import get_marker_set
+from posebench.markersets import MarkerSet
+from posebench.reports.triangulation import (
+    CameraQuality,
+    CameraSyncReport,
+    SyncReport,
+    TriangulationReport,
+)
 from posebench.timeseries import fill_gaps, lowpass_butterworth, resample, valid_frame_span
 from posebench.triangulation import (
     SYNC_MAX_FRAMES,
@@ -39,6 +46,9 @@ from posebench.triangulation import (
 )
 
 log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class ReconstructionError(RuntimeError):
@@ -87,8 +97,27 @@ class TriangulationSettings:
         )
 
 
-def _select_cameras(calibration: Path, camera_names: Sequence[str]) -> list[Camera]:
-    by_name = {camera.name: camera for camera in load_cameras(calibration)}
+def check_camera_count(
+    keypoint_files: Sequence[Path], camera_names: Sequence[str], min_views: int
+) -> None:
+    """One keypoint file per camera, and at least `min_views` cameras."""
+    if len(keypoint_files) != len(camera_names):
+        raise ReconstructionError(
+            f"{len(keypoint_files)} keypoint files for {len(camera_names)} cameras"
+        )
+    if len(camera_names) < min_views:
+        raise ReconstructionError(
+            f"Only {len(camera_names)} camera(s) {list(camera_names)}; triangulation needs at "
+            f"least min_views={min_views}."
+        )
+
+
+def select_cameras(
+    calibrated: Sequence[Camera], camera_names: Sequence[str], calibration: Path
+) -> list[Camera]:
+    """The cameras named `camera_names`, in that order, of those calibrated in the camera
+    file `calibration`."""
+    by_name = {camera.name: camera for camera in calibrated}
     missing = [name for name in camera_names if name not in by_name]
     if missing:
         raise ReconstructionError(
@@ -208,6 +237,77 @@ def _check_views(
     return min(counts)
 
 
+@dataclass(frozen=True)
+class TrialViews:
+    """One trial's keypoints, checked against each other and the calibration.
+
+    Attributes:
+        cameras: the configured cameras, in order.
+        keypoint_names: the keypoints' names (the same for every camera).
+        keypoints_px: (C, F, K, 2) pixel coordinates, NaN where not detected.
+        scores: (C, F, K) confidences.
+        detected: (C, F) whether the camera detected the person in the frame.
+        video_fps: the videos' frame rate from their headers.
+        time_base_fps: the rate placing frame slot j at j / fps (`time_base_fps`).
+        time_base_source: where `time_base_fps` comes from.
+        world_to_opensim: (3, 3) rotation from the calibration's world frame to OpenSim's.
+        keypoint_files: the files the keypoints come from, one per camera (named in messages
+            and the report).
+    """
+
+    cameras: tuple[Camera, ...]
+    keypoint_names: tuple[str, ...]
+    keypoints_px: FloatArray
+    scores: FloatArray
+    detected: BoolArray
+    video_fps: float
+    time_base_fps: float
+    time_base_source: str
+    world_to_opensim: FloatArray
+    keypoint_files: tuple[Path, ...]
+
+    @property
+    def camera_names(self) -> list[str]:
+        return [camera.name for camera in self.cameras]
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.keypoints_px.shape[1])
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the keypoint files, named in messages."""
+        return self.keypoint_files[0].parent
+
+
+def trial_views(
+    cameras: Sequence[Camera],
+    views: Sequence[Keypoints2D],
+    keypoint_files: Sequence[Path],
+    metadata: Mapping[str, Any],
+    calibration: Path,
+    max_frame_mismatch: int,
+) -> TrialViews:
+    """Check one keypoint set per camera (`views`, read from `keypoint_files`) against the
+    cameras and the `metadata` of the camera file `calibration`, and stack them, truncated
+    to the common number of frames."""
+    _check_against_calibration(cameras, views, keypoint_files, metadata, calibration)
+    n_frames = _check_views(views, keypoint_files, max_frame_mismatch)
+    fps, fps_source = time_base_fps(views[0].fps, metadata)
+    return TrialViews(
+        cameras=tuple(cameras),
+        keypoint_names=views[0].keypoint_names,
+        keypoints_px=np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64),
+        scores=np.stack([v.scores[:n_frames] for v in views]).astype(np.float64),
+        detected=np.stack([v.detected_frames()[:n_frames] for v in views]),
+        video_fps=views[0].fps,
+        time_base_fps=fps,
+        time_base_source=fps_source,
+        world_to_opensim=_world_to_opensim(metadata, calibration),
+        keypoint_files=tuple(keypoint_files),
+    )
+
+
 def _usable_cameras(
     camera_names: Sequence[str],
     detected: npt.NDArray[np.bool_],
@@ -250,74 +350,111 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def _fix_swaps(
+    cameras: Sequence[Camera],
+    keypoints_px: FloatArray,
+    scores: FloatArray,
+    keypoint_names: Sequence[str],
+    settings: TriangulationSettings,
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """With `fix_left_right_swaps`, exchange left and right in the (camera, frame) views
+    where one camera confused them (see `correct_left_right_swaps`); return the keypoints,
+    scores and the (C, F) swapped views."""
+    if not settings.fix_left_right_swaps:
+        return keypoints_px, scores, np.zeros(scores.shape[:2], dtype=bool)
+    keypoints_px, scores, swapped = correct_left_right_swaps(
+        cameras, keypoints_px, scores, keypoint_names, settings.min_score, settings.min_views
+    )
+    for camera, count in zip(cameras, swapped.sum(axis=1), strict=True):
+        if count:
+            log.info(
+                "%s: left/right exchanged in %d of %d frames", camera.name, count, scores.shape[1]
+            )
+    return keypoints_px, scores, swapped
+
+
 def _synchronise(
     cameras: Sequence[Camera],
-    keypoints_px: npt.NDArray[np.float64],
-    scores: npt.NDArray[np.float64],
+    keypoints_px: FloatArray,
+    scores: FloatArray,
     settings: TriangulationSettings,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, Any]]:
+) -> tuple[FloatArray, FloatArray, SyncReport]:
     """Measure each camera's time offset against the other cameras (see
     `estimate_camera_offsets`), warn about those with one and, with
     `triangulation.sync.correct`, shift their keypoints; return the (C, F, K, 2) keypoints,
     (C, F, K) scores and the report's `sync` entry."""
-    report: dict[str, Any] = {
-        "enabled": settings.sync_max_offset_frames > 0,
-        "max_offset_frames": settings.sync_max_offset_frames,
-        "correct": settings.sync_correct,
-        "applied": False,
-        "min_improvement_fraction": SYNC_MIN_IMPROVEMENT_FRACTION,
-        "min_improvement_px": SYNC_MIN_IMPROVEMENT_PX,
-        "max_evaluated_frames": SYNC_MAX_FRAMES,
-        "cameras": {},
-    }
-    if not report["enabled"]:
-        return keypoints_px, scores, report
-    offsets = estimate_camera_offsets(
-        cameras, keypoints_px, scores, settings.min_score, settings.sync_max_offset_frames,
-        settings.min_views,
-    )  # fmt: skip
-    keypoints_px, scores = keypoints_px.copy(), scores.copy()
-    for index, (camera, found) in enumerate(zip(cameras, offsets, strict=True)):
-        report["cameras"][camera.name] = {
-            "offset_frames": found.offset_frames,
-            "error_px_at_zero": _finite_or_none(found.error_px_at_zero),
-            "error_px_at_offset": _finite_or_none(found.error_px_at_offset),
-            "error_px_by_offset": [_finite_or_none(e) for e in found.error_px_by_offset],
-            "frames": found.frames,
-            "observations": found.observations,
-            "not_measured": found.not_measured,
-        }
-        if found.offset_frames is None:
-            log.info("%s: time offset not measured (%s)", camera.name, found.not_measured)
-            continue
-        offset = found.offset_frames
-        if offset == 0:
-            continue
-        if settings.sync_correct:
-            keypoints_px[index], scores[index] = shift_camera_frames(
-                keypoints_px[index], scores[index], offset
-            )
-            report["applied"] = True
-            action = (
-                f"its keypoints were shifted {abs(offset)} frame(s) "
-                f"{'earlier' if offset > 0 else 'later'} before triangulation "
-                "(triangulation.sync.correct: true)"
-            )
-        else:
-            action = (
-                "check that the videos are synchronised, or set triangulation.sync.correct: "
-                "true in config/config.yaml to shift its keypoints before triangulation"
-            )
-        log.warning(
-            "%s is %d frame(s) %s the other cameras (its frame j shows what they show at frame "
-            "j %s %d): its median reprojection error is %.1f px as recorded and %.1f px "
-            "shifted by %+d frames; %s.",
-            camera.name, abs(offset), "behind" if offset > 0 else "ahead of",
-            "-" if offset > 0 else "+", abs(offset), found.error_px_at_zero,
-            found.error_px_at_offset, offset, action,
-            extra=TERMINAL,
+    entries: dict[str, CameraSyncReport] = {}
+    applied = False
+    enabled = settings.sync_max_offset_frames > 0
+    if enabled:
+        offsets = estimate_camera_offsets(
+            cameras, keypoints_px, scores, settings.min_score, settings.sync_max_offset_frames,
+            settings.min_views,
         )  # fmt: skip
+        keypoints_px, scores = keypoints_px.copy(), scores.copy()
+        for index, (camera, found) in enumerate(zip(cameras, offsets, strict=True)):
+            entries[camera.name] = CameraSyncReport(
+                offset_frames=found.offset_frames,
+                error_px_at_zero=_finite_or_none(found.error_px_at_zero),
+                error_px_at_offset=_finite_or_none(found.error_px_at_offset),
+                error_px_by_offset=tuple(_finite_or_none(e) for e in found.error_px_by_offset),
+                frames=found.frames,
+                observations=found.observations,
+                not_measured=found.not_measured,
+            )
+            if found.offset_frames is None:
+                log.info("%s: time offset not measured (%s)", camera.name, found.not_measured)
+                continue
+            if found.offset_frames == 0:
+                continue
+            if settings.sync_correct:
+                keypoints_px[index], scores[index] = shift_camera_frames(
+                    keypoints_px[index], scores[index], found.offset_frames
+                )
+                applied = True
+            _warn_offset(camera.name, found.offset_frames, found.error_px_at_zero,
+                         found.error_px_at_offset, settings.sync_correct)  # fmt: skip
+    report = SyncReport(
+        enabled=enabled,
+        max_offset_frames=settings.sync_max_offset_frames,
+        correct=settings.sync_correct,
+        applied=applied,
+        min_improvement_fraction=SYNC_MIN_IMPROVEMENT_FRACTION,
+        min_improvement_px=SYNC_MIN_IMPROVEMENT_PX,
+        max_evaluated_frames=SYNC_MAX_FRAMES,
+        cameras=entries,
+    )
     return keypoints_px, scores, report
+
+
+def _warn_offset(
+    name: str,
+    offset: int,
+    error_px_at_zero: float | None,
+    error_px_at_offset: float | None,
+    corrected: bool,
+) -> None:
+    """Warn that camera `name` is `offset` frames out of step, and what was done about it."""
+    if corrected:
+        action = (
+            f"its keypoints were shifted {abs(offset)} frame(s) "
+            f"{'earlier' if offset > 0 else 'later'} before triangulation "
+            "(triangulation.sync.correct: true)"
+        )
+    else:
+        action = (
+            "check that the videos are synchronised, or set triangulation.sync.correct: "
+            "true in config/config.yaml to shift its keypoints before triangulation"
+        )
+    log.warning(
+        "%s is %d frame(s) %s the other cameras (its frame j shows what they show at frame "
+        "j %s %d): its median reprojection error is %.1f px as recorded and %.1f px "
+        "shifted by %+d frames; %s.",
+        name, abs(offset), "behind" if offset > 0 else "ahead of",
+        "-" if offset > 0 else "+", abs(offset), error_px_at_zero,
+        error_px_at_offset, offset, action,
+        extra=TERMINAL,
+    )  # fmt: skip
 
 
 def _reprojection_table(
@@ -349,83 +486,61 @@ def _reprojection_table(
     )
 
 
-def reconstruct_trial(
-    keypoint_files: Sequence[Path],
-    camera_names: Sequence[str],
-    calibration: Path,
-    marker_set: str,
-    *,
-    output_trc: Path,
-    output_reprojection: Path,
-    output_report: Path,
-    settings: TriangulationSettings,
-) -> dict[str, Any]:
-    """Triangulate one trial and write the TRC, reprojection CSV and a JSON report."""
-    if len(keypoint_files) != len(camera_names):
-        raise ReconstructionError(
-            f"{len(keypoint_files)} keypoint files for {len(camera_names)} cameras"
-        )
-    if len(camera_names) < settings.min_views:
-        raise ReconstructionError(
-            f"Only {len(camera_names)} camera(s) {list(camera_names)}; triangulation needs at "
-            f"least min_views={settings.min_views}."
-        )
-    markers = get_marker_set(marker_set)
-    cameras = _select_cameras(calibration, camera_names)
-    views = [load_keypoints(path) for path in keypoint_files]
-    for view, path in zip(views, keypoint_files, strict=True):
-        markers.check_keypoints(view.keypoint_names, f"Keypoint file {path}")
-    metadata = read_json(calibration, "camera file").get("metadata", {})
-    _check_against_calibration(cameras, views, keypoint_files, metadata, calibration)
-    n_frames = _check_views(views, keypoint_files, settings.max_frame_mismatch)
-    fps, fps_source = time_base_fps(views[0].fps, metadata)
+@dataclass(frozen=True)
+class Reconstruction:
+    """What `reconstruct` computes for one trial.
 
-    keypoints_px = np.stack([v.keypoints_px[:n_frames] for v in views]).astype(np.float64)
-    scores = np.stack([v.scores[:n_frames] for v in views]).astype(np.float64)
-    detected = np.stack([v.detected_frames()[:n_frames] for v in views])
-    usable, detection_fraction, cameras_dropped = _usable_cameras(
-        camera_names, detected, settings, keypoint_files[0].parent
-    )
-    used_names = [name for name, ok in zip(camera_names, usable, strict=True) if ok]
-    cameras = [camera for camera, ok in zip(cameras, usable, strict=True) if ok]
-    keypoints_px, scores = keypoints_px[usable], scores[usable]
-    swapped = np.zeros(scores.shape[:2], dtype=bool)
-    if settings.fix_left_right_swaps:
-        keypoints_px, scores, swapped = correct_left_right_swaps(
-            cameras, keypoints_px, scores, views[0].keypoint_names, settings.min_score,
-            settings.min_views,
-        )  # fmt: skip
-        for name, count in zip(used_names, swapped.sum(axis=1), strict=True):
-            if count:
-                log.info("%s: left/right exchanged in %d of %d frames", name, count, n_frames)
-    keypoints_px, scores, sync = _synchronise(cameras, keypoints_px, scores, settings)
-    points_m, n_views, used = triangulate_robust(
-        cameras, keypoints_px, scores, settings.min_score, settings.min_views,
-        settings.max_reprojection_error_px,
-    )  # fmt: skip
-    confident = (scores >= settings.min_score) & np.isfinite(keypoints_px).all(axis=-1)
-    errors = reprojection_errors_px(cameras, points_m, keypoints_px, used)
-    triangulated = np.asarray(np.isfinite(points_m).all(axis=-1))
-    reprojection = _reprojection_table(
-        errors, views[0].keypoint_names, markers.markers, triangulated
-    )
-    with atomic_output(output_reprojection) as tmp:
-        reprojection.to_csv(tmp, index=False, float_format="%.4f")
+    Attributes:
+        marker_names: the TRC's markers, in order.
+        times_s: (T,) times of the TRC's frames.
+        positions_m: (T, M, 3) marker positions in OpenSim's frame, NaN where invalid.
+        frame_numbers: (T,) the TRC's frame numbers (1 + the output-grid index).
+        data_rate_hz: the TRC's rate.
+        reprojection: per keypoint, its reprojection errors (`reprojection_error.csv`).
+        report: the trial's `triangulation.json`.
+    """
 
-    marker_points = markers.marker_positions(points_m)
+    marker_names: tuple[str, ...]
+    times_s: FloatArray
+    positions_m: FloatArray
+    frame_numbers: npt.NDArray[np.int_]
+    data_rate_hz: float
+    reprojection: pd.DataFrame
+    report: TriangulationReport
+
+
+@dataclass(frozen=True)
+class _OutputGrid:
+    """Markers on the output grid (`_on_output_grid`): all frames from the first to the last
+    with a marker are `first..last`, of which `kept` have one."""
+
+    times_s: FloatArray
+    positions_m: FloatArray
+    first: int
+    last: int
+    kept: npt.NDArray[np.intp]
+    max_gap_frames: int
+    gap_filled_samples: int
+
+
+def _on_output_grid(
+    marker_points: FloatArray, trial: TrialViews, settings: TriangulationSettings
+) -> _OutputGrid:
+    """Fill short gaps of the (F, M, 3) markers, low-pass filter, resample to the output
+    rate, rotate into OpenSim's frame and find the frames to write."""
+    fps = trial.time_base_fps
     raw_valid = np.isfinite(marker_points).all(axis=-1)
     max_gap = int(round(settings.max_gap_s * fps))
     filled = fill_gaps(marker_points, max_gap) if max_gap > 0 else marker_points
     if settings.filter_cutoff_hz is not None:
         filled = lowpass_butterworth(filled, fps, settings.filter_cutoff_hz, settings.filter_order)
     times, resampled = resample(filled, fps, settings.output_rate_hz)
-    world_to_opensim = _world_to_opensim(metadata, calibration)
-    opensim_points = resampled @ world_to_opensim.T
+    opensim_points = resampled @ trial.world_to_opensim.T
 
     span = valid_frame_span(opensim_points)
     if span is None:
         raise ReconstructionError(
-            f"No marker could be triangulated in any frame of {keypoint_files[0].parent}: "
+            f"No marker could be triangulated in any frame of {trial.folder}: "
             f"fewer than {settings.min_views} cameras saw the person with score >= "
             f"{settings.min_score}. Check the videos show the person, or lower "
             "triangulation.min_score."
@@ -434,64 +549,118 @@ def reconstruct_trial(
     # OpenSim's IK cannot solve a frame without any marker: such frames inside the trial
     # (longer gaps than max_gap_s) are left out of the TRC and counted in the report.
     has_marker = np.asarray(np.isfinite(opensim_points).all(axis=-1).any(axis=-1))
-    kept = np.flatnonzero(has_marker[first : last + 1]) + first
-    grid_index = np.rint(times * settings.output_rate_hz).astype(int)
-    write_trc(
-        output_trc,
-        markers.marker_names,
-        times[kept],
-        opensim_points[kept],
-        data_rate_hz=settings.output_rate_hz,
-        frame_numbers=grid_index[kept] + 1,
+    return _OutputGrid(
+        times_s=times,
+        positions_m=opensim_points,
+        first=first,
+        last=last,
+        kept=np.flatnonzero(has_marker[first : last + 1]) + first,
+        max_gap_frames=max_gap,
+        gap_filled_samples=int(np.isfinite(filled).all(axis=-1).sum() - raw_valid.sum()),
     )
-    valid_out = np.asarray(np.isfinite(opensim_points[kept]).all(axis=-1))
-    median_error_px = {
-        name: float(np.median(row[np.isfinite(row)])) if np.isfinite(row).any() else None
-        for name, row in zip(used_names, errors.reshape(len(used_names), -1), strict=True)
-    }
-    report: dict[str, Any] = {
-        "cameras": used_names,
-        "cameras_configured": list(camera_names),
-        "cameras_used": used_names,
-        "cameras_dropped": cameras_dropped,
-        "camera_quality": {
-            name: {
-                "detection_fraction": float(fraction),
-                "median_reprojection_error_px": median_error_px.get(name),
-            }
-            for name, fraction in zip(camera_names, detection_fraction, strict=True)
-        },
-        "keypoint_files": [str(p) for p in keypoint_files],
-        "video_fps": views[0].fps,
-        "time_base_fps": fps,
-        "time_base_source": fps_source,
-        "video_frames": n_frames,
-        "output_rate_hz": settings.output_rate_hz,
-        "output_frames": int(kept.size),
-        "dropped_empty_frames": int(last - first + 1 - kept.size),
-        "trimmed_leading_frames": int(first),
-        "trimmed_trailing_frames": int(len(times) - 1 - last),
-        "start_time_s": float(times[first]),
-        "gap_filled_samples": int(np.isfinite(filled).all(axis=-1).sum() - raw_valid.sum()),
-        "max_gap_frames": max_gap,
-        "filter_cutoff_hz": settings.filter_cutoff_hz,
-        "left_right_swapped_frames": dict(
-            zip(used_names, map(int, swapped.sum(axis=1)), strict=True)
+
+
+def reconstruct(
+    trial: TrialViews, markers: MarkerSet, settings: TriangulationSettings
+) -> Reconstruction:
+    """Triangulate one trial's views into the markers of `markers`, on the output grid in
+    OpenSim's frame, with the reprojection table and the report."""
+    usable, detection_fraction, cameras_dropped = _usable_cameras(
+        trial.camera_names, trial.detected, settings, trial.folder
+    )
+    cameras = [camera for camera, ok in zip(trial.cameras, usable, strict=True) if ok]
+    keypoints_px, scores, swapped = _fix_swaps(
+        cameras, trial.keypoints_px[usable], trial.scores[usable], trial.keypoint_names, settings
+    )
+    keypoints_px, scores, sync = _synchronise(cameras, keypoints_px, scores, settings)
+    points_m, _, used = triangulate_robust(
+        cameras, keypoints_px, scores, settings.min_score, settings.min_views,
+        settings.max_reprojection_error_px,
+    )  # fmt: skip
+    errors = reprojection_errors_px(cameras, points_m, keypoints_px, used)
+    triangulated = np.asarray(np.isfinite(points_m).all(axis=-1))
+    reprojection = _reprojection_table(errors, trial.keypoint_names, markers.markers, triangulated)
+    grid = _on_output_grid(markers.marker_positions(points_m), trial, settings)
+    used_names = [camera.name for camera in cameras]
+    report = TriangulationReport(
+        cameras_configured=tuple(trial.camera_names),
+        cameras_used=tuple(used_names),
+        cameras_dropped=cameras_dropped,
+        camera_quality=_camera_quality(trial.camera_names, detection_fraction, used_names, errors),
+        keypoint_files=tuple(str(p) for p in trial.keypoint_files),
+        video_fps=trial.video_fps,
+        time_base_fps=trial.time_base_fps,
+        time_base_source=trial.time_base_source,
+        video_frames=trial.n_frames,
+        output_rate_hz=settings.output_rate_hz,
+        output_frames=int(grid.kept.size),
+        dropped_empty_frames=int(grid.last - grid.first + 1 - grid.kept.size),
+        trimmed_leading_frames=int(grid.first),
+        trimmed_trailing_frames=int(len(grid.times_s) - 1 - grid.last),
+        start_time_s=float(grid.times_s[grid.first]),
+        gap_filled_samples=grid.gap_filled_samples,
+        max_gap_frames=grid.max_gap_frames,
+        filter_cutoff_hz=settings.filter_cutoff_hz,
+        left_right_swapped_frames=dict(zip(used_names, map(int, swapped.sum(axis=1)), strict=True)),
+        sync=sync,
+        views_rejected_fraction=_rejected_fraction(keypoints_px, scores, used, settings.min_score),
+        mean_reprojection_error_px=(
+            float(np.nanmean(errors)) if np.isfinite(errors).any() else None
         ),
-        "sync": sync,
-        "views_rejected_fraction": float((confident & ~used).sum() / max(int(confident.sum()), 1)),
-        "mean_reprojection_error_px": float(np.nanmean(errors))
-        if np.isfinite(errors).any()
-        else None,
-        "marker_valid_fraction": {
-            name: float(valid_out[:, i].mean()) for i, name in enumerate(markers.marker_names)
-        },
-    }
-    write_json(output_report, report)
+        marker_valid_fraction=_valid_fraction(markers, grid.positions_m[grid.kept]),
+    )
+    _log_result(report, len(cameras))
+    grid_index = np.rint(grid.times_s * settings.output_rate_hz).astype(int)
+    return Reconstruction(
+        marker_names=markers.marker_names,
+        times_s=grid.times_s[grid.kept],
+        positions_m=grid.positions_m[grid.kept],
+        frame_numbers=grid_index[grid.kept] + 1,
+        data_rate_hz=settings.output_rate_hz,
+        reprojection=reprojection,
+        report=report,
+    )
+
+
+def _rejected_fraction(
+    keypoints_px: FloatArray, scores: FloatArray, used: BoolArray, min_score: float
+) -> float:
+    """The fraction of confident (C, F, K) views that triangulation left out."""
+    confident = (scores >= min_score) & np.isfinite(keypoints_px).all(axis=-1)
+    return float((confident & ~used).sum() / max(int(confident.sum()), 1))
+
+
+def _log_result(report: TriangulationReport, n_cameras: int) -> None:
     log.info(
         "Triangulated %d frames at %.0f fps from %d cameras -> %d frames at %.0f Hz; "
         "mean reprojection error %.2f px",
-        n_frames, fps, len(cameras), report["output_frames"], settings.output_rate_hz,
-        report["mean_reprojection_error_px"] or float("nan"),
+        report.video_frames, report.time_base_fps, n_cameras, report.output_frames,
+        report.output_rate_hz, report.mean_reprojection_error_px or float("nan"),
     )  # fmt: skip
-    return report
+
+
+def _camera_quality(
+    camera_names: Sequence[str],
+    detection_fraction: FloatArray,
+    used_names: Sequence[str],
+    errors_px: FloatArray,
+) -> dict[str, CameraQuality]:
+    """Per configured camera: its detection fraction and the median of its (C_used, F, K)
+    reprojection errors (None when dropped or without a finite error)."""
+    median_error_px = {
+        name: float(np.median(row[np.isfinite(row)])) if np.isfinite(row).any() else None
+        for name, row in zip(used_names, errors_px.reshape(len(used_names), -1), strict=True)
+    }
+    return {
+        name: CameraQuality(
+            detection_fraction=float(fraction),
+            median_reprojection_error_px=median_error_px.get(name),
+        )
+        for name, fraction in zip(camera_names, detection_fraction, strict=True)
+    }
+
+
+def _valid_fraction(markers: MarkerSet, positions_m: FloatArray) -> dict[str, float]:
+    """Per marker, the fraction of the (T, M, 3) frames where it is valid."""
+    valid = np.asarray(np.isfinite(positions_m).all(axis=-1))
+    return {name: float(valid[:, i].mean()) for i, name in enumerate(markers.marker_names)}

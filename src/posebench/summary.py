@@ -1,17 +1,24 @@
-"""Stages `summarize` and `aggregate`: joint-angle statistics, plots and combined tables."""
+"""Stages `summarize` and `aggregate`: joint-angle statistics, plots and combined tables.
+
+The functions here compute from loaded inputs (a `.mot`'s content, the triangulation
+report, tables); `posebench.stages.summarize` reads a trial's files and writes its outputs,
+`posebench.stages.aggregate` combines the per-trial tables.
+"""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from posebench.io.atomic import atomic_output
-from posebench.io.errors import read_csv, read_json
-from posebench.io.mot import read_mot
+if TYPE_CHECKING:
+    from posebench.io.mot import MotData
+    from posebench.reports.triangulation import SyncReport, TriangulationReport
 
 TRANSLATION = re.compile(r"_t[xyz]$")
 DEFAULT_PLOT_COORDINATES = (
@@ -22,20 +29,26 @@ DEFAULT_PLOT_COORDINATES = (
     "ankle_angle",
     "subtalar_angle",
 )
+TITLE_KEYS = ("subject", "session", "trial", "model")
+"""Keys of a trial shown, in this order, in its plot's title."""
 
 
 class SummaryError(ValueError):
     """A summary input is missing or inconsistent."""
 
 
-def joint_angle_statistics(mot: Path, keys: Mapping[str, str]) -> pd.DataFrame:
-    """One row per coordinate of an IK `.mot`: unit, frames, mean, std, min, max, range."""
-    motion = read_mot(mot)
+def joint_angle_statistics(
+    motion: MotData, keys: Mapping[str, str], source: Path | str
+) -> pd.DataFrame:
+    """One row per coordinate of an IK result (`motion`, read from `source`): unit, frames,
+    mean, std, min, max, range; `keys` are prepended as columns."""
     if motion.header.get("inDegrees", "yes").lower() != "yes":
-        raise SummaryError(f"{mot}: expected inDegrees=yes, found {motion.header.get('inDegrees')}")
+        raise SummaryError(
+            f"{source}: expected inDegrees=yes, found {motion.header.get('inDegrees')}"
+        )
     values = motion.table.drop(columns="time")
     if values.empty:
-        raise SummaryError(f"{mot}: no coordinates")
+        raise SummaryError(f"{source}: no coordinates")
     stats = pd.DataFrame(
         {
             "coordinate": values.columns,
@@ -53,21 +66,29 @@ def joint_angle_statistics(mot: Path, keys: Mapping[str, str]) -> pd.DataFrame:
     return stats
 
 
-def plot_joint_angles(
-    mot: Path, output: Path, title: str, coordinates: Sequence[str] = DEFAULT_PLOT_COORDINATES
-) -> None:
-    """Plot right/left pairs of `coordinates` (base names without _r/_l) over time."""
+def plot_title(keys: Mapping[str, str]) -> str:
+    """A trial's plot title: its `TITLE_KEYS` values joined by ` / `."""
+    return " / ".join(keys[k] for k in TITLE_KEYS if k in keys)
+
+
+def joint_angle_png(
+    table: pd.DataFrame,
+    title: str,
+    coordinates: Sequence[str],
+    source: Path | str,
+) -> bytes:
+    """PNG plot of right/left pairs of `coordinates` (base names without _r/_l) over time,
+    from the table of an IK result read from `source`."""
     # matplotlib is imported here, not at module level: the `aggregate` stage never plots.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = read_mot(mot).table
     present = [c for c in coordinates if f"{c}_r" in table or f"{c}_l" in table or c in table]
     if not present:
         raise SummaryError(
-            f"{mot} has none of the coordinates to plot {list(coordinates)}; "
+            f"{source} has none of the coordinates to plot {list(coordinates)}; "
             "check summary.plot_coordinates in config/config.yaml"
         )
     columns = 3 if len(present) > 2 else len(present)
@@ -94,85 +115,56 @@ def plot_joint_angles(
         axis.set_xlabel("time (s)")
     figure.suptitle(title)
     figure.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(output) as tmp:
-        figure.savefig(tmp, dpi=110)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
+    return buffer.getvalue()
 
 
-def camera_offsets(report: Mapping[str, object]) -> str:
+def camera_offsets(sync: SyncReport | None) -> str:
     """The non-zero time offsets of a triangulation report's cameras as `Cam1:+3; Cam4:-2`
     (offset +k: the camera lags k frames); empty when there are none or the report predates
-    the synchronisation check."""
-    sync = report.get("sync")
-    cameras = sync.get("cameras", {}) if isinstance(sync, Mapping) else {}
+    the synchronisation check (`sync` None)."""
+    if sync is None:
+        return ""
     return "; ".join(
-        f"{name}:{entry['offset_frames']:+d}"
-        for name, entry in cameras.items()
-        if entry.get("offset_frames")
+        f"{name}:{entry.offset_frames:+d}"
+        for name, entry in sync.cameras.items()
+        if entry.offset_frames
     )
 
 
 def trial_quality(
-    triangulation_report: Path, marker_errors: Path, keys: Mapping[str, str]
+    report: TriangulationReport, marker_errors: pd.DataFrame, keys: Mapping[str, str]
 ) -> dict[str, object]:
     """One row of quality figures for a trial: cameras configured and used (with why any were
-    dropped), cameras' time offsets, reprojection and IK marker errors."""
-    report = read_json(triangulation_report, "triangulation report")
-    errors = read_mot(marker_errors).table
-    rms = errors.get("marker_error_RMS")
-    maximum = errors.get("marker_error_max")
-    used = report.get("cameras_used", report["cameras"])  # reports before camera checks
+    dropped), cameras' time offsets, reprojection errors (from its triangulation report) and
+    IK marker errors (the table of its marker-error `.sto`)."""
+    rms = marker_errors.get("marker_error_RMS")
+    maximum = marker_errors.get("marker_error_max")
     return {
         **keys,
-        "cameras_configured": len(report.get("cameras_configured", used)),
-        "cameras_used": len(used),
-        "camera_warnings": "; ".join(report.get("cameras_dropped", {}).values()),
-        "camera_offsets_frames": camera_offsets(report),
-        "video_frames": report["video_frames"],
-        "output_frames": report["output_frames"],
-        "mean_reprojection_error_px": report["mean_reprojection_error_px"],
+        "cameras_configured": len(report.cameras_configured),
+        "cameras_used": len(report.cameras_used),
+        "camera_warnings": "; ".join(report.cameras_dropped.values()),
+        "camera_offsets_frames": camera_offsets(report.sync),
+        "video_frames": report.video_frames,
+        "output_frames": report.output_frames,
+        "mean_reprojection_error_px": report.mean_reprojection_error_px,
         "ik_marker_rms_m_mean": float(rms.mean()) if rms is not None else np.nan,
         "ik_marker_max_m": float(maximum.max()) if maximum is not None else np.nan,
     }
 
 
-def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
-    """Concatenate per-trial CSVs (same columns) into one CSV, sorted deterministically."""
-    if not inputs:
+def combine_tables(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate per-trial tables (same columns), sorted deterministically by their key
+    columns."""
+    if not tables:
         raise SummaryError("No per-trial tables to aggregate")
-    tables = [read_csv(path, "per-trial table") for path in inputs]
     combined = pd.concat(tables, ignore_index=True)
     key_columns = [
         c
         for c in ("dataset", "setup", "subject", "session", "trial", "model", "coordinate", "dof")
         if c in combined
     ]
-    combined = combined.sort_values(key_columns, kind="stable").reset_index(drop=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(output) as tmp:
-        combined.to_csv(tmp, index=False, float_format="%.4f")
-    return combined
-
-
-def summarize_trial(
-    *,
-    motion: Path,
-    marker_errors: Path,
-    triangulation_report: Path,
-    keys: Mapping[str, str],
-    plot_coordinates: Sequence[str] | None,
-    output_statistics: Path,
-    output_quality: Path,
-    output_plot: Path,
-) -> None:
-    """Stage `summarize`: statistics CSV, one-row quality CSV and joint-angle plot."""
-    statistics = joint_angle_statistics(motion, keys)
-    output_statistics.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(output_statistics) as tmp:
-        statistics.to_csv(tmp, index=False, float_format="%.4f")
-    quality = trial_quality(triangulation_report, marker_errors, keys)
-    with atomic_output(output_quality) as tmp:
-        pd.DataFrame([quality]).to_csv(tmp, index=False, float_format="%.6f")
-    title = " / ".join(keys[k] for k in ("subject", "session", "trial", "model") if k in keys)
-    plot_joint_angles(motion, output_plot, title, plot_coordinates or DEFAULT_PLOT_COORDINATES)
+    return combined.sort_values(key_columns, kind="stable").reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""Gap filling, zero-phase low-pass filtering and resampling of NaN-holed time series.
+"""Gap filling, zero-phase low-pass filtering and resampling of NaN-holed time series, and
+the search for the stillest window of marker trajectories (static scaling).
 
 Time runs along axis 0 (samples) and any trailing shape holds independent series.
 """
@@ -167,3 +168,92 @@ def valid_frame_span(x: npt.ArrayLike) -> tuple[int, int] | None:
     if frames.size == 0:
         return None
     return int(frames[0]), int(frames[-1])
+
+
+def select_static_window(
+    positions_m: npt.NDArray[np.floating], times_s: npt.NDArray[np.floating], window_s: float
+) -> tuple[float, float]:
+    """Find the stillest window in which every marker is present, for static scaling.
+
+    Args:
+        positions_m: (T, M, 3) positions in metres of the markers that scaling uses; NaN
+            where missing.
+        times_s: (T,) strictly increasing times in seconds; the frame rate is taken from the
+            median time step.
+        window_s: window length in seconds; it spans ``max(1, round(window_s * rate))``
+            frames.
+
+    Returns:
+        (start, end) times in seconds of the first and last frame of the window whose frames
+        all have every marker and whose mean marker speed (m/s) is lowest; the earliest such
+        window on ties.
+
+    Raises:
+        ValueError: when the arguments are inconsistent or no window has all markers in all
+            of its frames.
+    """
+    positions = np.asarray(positions_m, dtype=np.float64)
+    times = np.asarray(times_s, dtype=np.float64)
+    _check_window_arguments(positions, times, window_s)
+    rate_hz = 1.0 / float(np.median(np.diff(times))) if times.size > 1 else 1.0
+    n_window = max(1, round(window_s * rate_hz))
+    complete = np.all(np.isfinite(positions), axis=(1, 2))
+    best_start = _stillest_start(positions, times, complete, n_window)
+    if best_start < 0:
+        raise ValueError(
+            f"no window of {n_window} frames ({window_s} s at {rate_hz:.6g} Hz) has all "
+            f"{positions.shape[1]} markers present: {int(complete.sum())} of {times.size} "
+            f"frames have all markers, the longest run of such frames is "
+            f"{_longest_run(complete)} frames. Use a shorter window or better marker data."
+        )
+    return float(times[best_start]), float(times[best_start + n_window - 1])
+
+
+def _check_window_arguments(positions: FloatArray, times: FloatArray, window_s: float) -> None:
+    """Raise ValueError unless `positions` is (T, M, 3), `times` (T,) non-empty, finite and
+    strictly increasing, and `window_s` a positive number."""
+    if positions.ndim != 3 or positions.shape[2] != 3 or times.shape != positions.shape[:1]:
+        raise ValueError(
+            f"positions_m must be (T, M, 3) and times_s (T,), got {positions.shape} and "
+            f"{times.shape}."
+        )
+    if times.size < 1 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+        raise ValueError("times_s must be non-empty, finite and strictly increasing.")
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise ValueError(f"window_s must be a positive number of seconds, got {window_s}.")
+
+
+def _stillest_start(
+    positions: FloatArray,
+    times: FloatArray,
+    complete: npt.NDArray[np.bool_],
+    n_window: int,
+) -> int:
+    """First frame of the window of `n_window` complete frames with the lowest mean marker
+    speed (the earliest on ties); -1 when no window has only complete frames."""
+    # Mean marker speed over each interval between consecutive frames (NaN if incomplete).
+    speeds = np.full(times.size, np.nan)
+    if times.size > 1:
+        steps = np.linalg.norm(np.diff(positions, axis=0), axis=2).mean(axis=1)
+        speeds[:-1] = steps / np.diff(times)
+    best_start, best_cost = -1, math.inf
+    for start in range(times.size - n_window + 1):
+        if not complete[start : start + n_window].all():
+            continue
+        inside = speeds[start : start + n_window - 1]
+        if n_window == 1:
+            around = speeds[max(start - 1, 0) : start + 1]
+            inside = around[np.isfinite(around)]
+        cost = float(inside.mean()) if inside.size else 0.0
+        if cost < best_cost:
+            best_start, best_cost = start, cost
+    return best_start
+
+
+def _longest_run(mask: npt.NDArray[np.bool_]) -> int:
+    """Length of the longest run of True values in a 1-D boolean array."""
+    longest = current = 0
+    for value in mask:
+        current = current + 1 if value else 0
+        longest = max(longest, current)
+    return longest

@@ -8,18 +8,20 @@ from posebench.cleanup import Unfinished, discard_outdated
 from posebench.datasets.sheet import SHEET_FORMAT
 from posebench.video import FRAME_ROWS
 
-from posebench.planning import (
+from posebench.paths import (
     CAMERA_KEY,
     DETECTION_KEY,
     FETCH_OUTPUTS,
     PATHS,
     SESSION_KEY,
     SETUP_KEY,
-    Plan,
     benchmark_path,
+    log_path,
+)
+from posebench.planning import (
+    Plan,
     check_config,
     fetch_forced,
-    log_path,
     name_pattern,
 )
 

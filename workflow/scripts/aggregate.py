@@ -3,8 +3,12 @@
 from pathlib import Path
 
 from posebench.logs import log_to_file
-from posebench.summary import aggregate_tables
+from posebench.stages.aggregate import run
 
 log_to_file(snakemake.log[0])
-aggregate_tables([Path(p) for p in snakemake.input.statistics], Path(snakemake.output.statistics))
-aggregate_tables([Path(p) for p in snakemake.input.quality], Path(snakemake.output.quality))
+run(
+    [Path(p) for p in snakemake.input.statistics],
+    [Path(p) for p in snakemake.input.quality],
+    Path(snakemake.output.statistics),
+    Path(snakemake.output.quality),
+)

@@ -11,7 +11,7 @@ detector = snakemake.params.detector
 options = detector.get("options", {})
 detect_video(
     Path(snakemake.input.video),
-    Path(load_manifest(Path(snakemake.input.weights))["path"]),
+    load_manifest(Path(snakemake.input.weights)).path,
     Path(snakemake.output[0]),
     detector_name=snakemake.wildcards.detector,
     score_threshold=detector["score_threshold"],

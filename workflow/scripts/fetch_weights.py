@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from posebench.logs import log_to_file
-from posebench.weights import WeightsSpec, fetch_weights
+from posebench.weights import fetch_weights
+from posebench.weights.spec import WeightsSpec
 
 log_to_file(snakemake.log[0])
 entry = snakemake.params.entry

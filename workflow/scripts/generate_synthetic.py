@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from posebench.kinematics import configure_opensim_logging
+from posebench.datasets.synthetic import generate_dataset
 from posebench.logs import log_to_file
-from posebench.synthetic import generate_dataset
+from posebench.opensim.logging import configure_opensim_logging
 
 log_to_file(snakemake.log[0])
 configure_opensim_logging(None)

@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from posebench.kinematics import configure_opensim_logging, inverse_kinematics_trial
 from posebench.logs import log_to_file
+from posebench.opensim.logging import configure_opensim_logging
+from posebench.stages.inverse_kinematics import inverse_kinematics_trial
 
 log_to_file(snakemake.log[0])
 configure_opensim_logging(None)

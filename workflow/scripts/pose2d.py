@@ -18,6 +18,6 @@ run_pose2d(
     marker_set=model["marker_set"],
     options=model.get("options", {}),
     batch_size=model.get("batch_size", 16),
-    weights_dir=Path(load_manifest(Path(weights))["path"]) if weights else None,
+    weights_dir=load_manifest(Path(weights)).path if weights else None,
     detections=Path(detections) if detections else None,
 )

@@ -3,8 +3,9 @@
 
 from pathlib import Path
 
-from posebench.kinematics import adopt_scaled_model, configure_opensim_logging, scale_session
 from posebench.logs import log_to_file
+from posebench.opensim.logging import configure_opensim_logging
+from posebench.stages.scale import adopt_scaled_model, scale_session
 
 log_to_file(snakemake.log[0])
 configure_opensim_logging(None)

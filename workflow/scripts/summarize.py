@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from posebench.logs import log_to_file
-from posebench.summary import summarize_trial
+from posebench.stages.summarize import run
 
 log_to_file(snakemake.log[0])
-summarize_trial(
+run(
     motion=Path(snakemake.input.motion),
     marker_errors=Path(snakemake.input.marker_errors),
     triangulation_report=Path(snakemake.input.triangulation),

@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from posebench.logs import log_to_file
-from posebench.reconstruction import TriangulationSettings, reconstruct_trial
+from posebench.reconstruction import TriangulationSettings
+from posebench.stages.triangulate import run
 
 log_to_file(snakemake.log[0])
-reconstruct_trial(
+run(
     [Path(p) for p in snakemake.input.keypoints],
     snakemake.params.cameras,
     Path(snakemake.input.calibration),

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -67,45 +66,3 @@ def slot_indices(frames: FrameBatch, slots: Sequence[int], context: str) -> npt.
     if index.size and index.min() < 0:
         raise BackendError(f"{context}: frame slots must be >= 0, got {index.min()}.")
     return index
-
-
-# (model name, marker set, backend options, folder of the model's weights or None)
-BackendFactory = Callable[[str, str, Mapping[str, Any], Path | None], PoseBackend]
-_REGISTRY: dict[str, BackendFactory] = {}
-
-
-def register_backend(kind: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Decorator registering a factory `(model_name, marker_set, options, weights_dir)`."""
-
-    def decorator(factory: BackendFactory) -> BackendFactory:
-        _REGISTRY[kind] = factory
-        return factory
-
-    return decorator
-
-
-def available_backends() -> list[str]:
-    _load_builtin_backends()
-    return sorted(_REGISTRY)
-
-
-def create_backend(
-    kind: str,
-    model_name: str,
-    marker_set: str,
-    options: Mapping[str, Any],
-    weights_dir: Path | None = None,
-) -> PoseBackend:
-    """Instantiate the backend `kind` for the configured model `model_name`."""
-    _load_builtin_backends()
-    if kind not in _REGISTRY:
-        raise BackendError(
-            f"Unknown pose backend {kind!r} for model {model_name!r}; "
-            f"available: {', '.join(sorted(_REGISTRY))}."
-        )
-    return _REGISTRY[kind](model_name, marker_set, options, weights_dir)
-
-
-def _load_builtin_backends() -> None:
-    # Imported lazily so that a missing optional dependency only matters when used.
-    from posebench.backends import mediapipe_blazepose, oracle, vitpose  # noqa: F401

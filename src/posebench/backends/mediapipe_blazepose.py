@@ -22,10 +22,9 @@ from posebench.backends.base import (
     BackendError,
     FrameBatch,
     PoseBackend,
-    register_backend,
     slot_indices,
 )
-from posebench.markersets import BLAZEPOSE_KEYPOINTS
+from posebench.skeletons import BLAZEPOSE_KEYPOINTS
 
 _ALLOWED_OPTIONS = {
     "model_complexity",
@@ -95,8 +94,8 @@ class MediaPipeBlazePose(PoseBackend):
         self._pose.close()
 
 
-@register_backend("mediapipe")
-def _create(
+def create(
     model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
 ) -> PoseBackend:
+    """This backend for `posebench.backends.registry.create_backend`."""
     return MediaPipeBlazePose(model_name, marker_set, options)

@@ -1,6 +1,6 @@
 """The `oracle` backend: exact 2D keypoints of a synthetic dataset, optionally corrupted.
 
-Synthetic datasets (`posebench.synthetic`) store, next to each video
+Synthetic datasets (`posebench.datasets.synthetic`) store, next to each video
 `<trial>_syncdWithMocap.avi`, the projection of the OpenSim model's markers in that camera
 (`<trial>_oracle_keypoints.npz`, one row per frame slot of the video). The oracle returns
 the rows of the slots it is given as the keypoints of its marker set (keypoint -> OpenSim
@@ -31,14 +31,13 @@ from posebench.backends.base import (
     BackendError,
     FrameBatch,
     PoseBackend,
-    register_backend,
     slot_indices,
 )
+from posebench.datasets.layout import OPENCAP_VIDEO_SUFFIX as VIDEO_SUFFIX
+from posebench.datasets.layout import ORACLE_KEYPOINTS_SUFFIX as ORACLE_SUFFIX
 from posebench.io.keypoints import Keypoints2D, load_keypoints
 from posebench.markersets import get_marker_set
 
-VIDEO_SUFFIX = "_syncdWithMocap.avi"
-ORACLE_SUFFIX = "_oracle_keypoints.npz"
 _OPTIONS = {
     "noise_px": 0.0,
     "drop_rate": 0.0,
@@ -157,8 +156,8 @@ class OracleBackend(PoseBackend):
             )
 
 
-@register_backend("oracle")
-def _create(
+def create(
     model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
 ) -> PoseBackend:
+    """This backend for `posebench.backends.registry.create_backend`."""
     return OracleBackend(model_name, marker_set, options)

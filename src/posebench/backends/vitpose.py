@@ -40,7 +40,6 @@ from posebench.backends.base import (
     BackendError,
     FrameBatch,
     PoseBackend,
-    register_backend,
     slot_indices,
 )
 from posebench.detection import (
@@ -273,8 +272,8 @@ class VitPoseBackend(PoseBackend):
         self._track = None
 
 
-@register_backend("vitpose")
-def _create(
+def create(
     model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
 ) -> PoseBackend:
+    """This backend for `posebench.backends.registry.create_backend`."""
     return VitPoseBackend(model_name, marker_set, options, weights_dir)

@@ -13,6 +13,8 @@ from typing import Any
 
 # OpenCap LabValidation
 OPENCAP_VIDEO_SUFFIX = "_syncdWithMocap.avi"
+# Synthetic LabValidation subjects: the projected model markers next to each video
+ORACLE_KEYPOINTS_SUFFIX = "_oracle_keypoints.npz"
 OPENCAP_CALIBRATION_FILE = "cameraIntrinsicsExtrinsics.pickle"
 OPENCAP_METADATA_FILE = "sessionMetadata.yaml"
 OPENCAP_GROUND_TRUTH_DIR = ("OpenSimData", "Mocap", "IK")

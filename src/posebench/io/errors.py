@@ -41,7 +41,7 @@ class MissingFileError(UnreadableFileError, FileNotFoundError):
 def regenerate_hint(path: Path | str, rule: str | None = None, *, missing: bool = False) -> str:
     """How to get `path` back: the rule that writes it (found from the path, else `rule`),
     or where it comes from."""
-    from posebench.planning import producing_rule
+    from posebench.paths import producing_rule
 
     rule = producing_rule(path) or rule
     if rule is None:

@@ -22,7 +22,7 @@ from posebench.io.errors import reading
 
 if TYPE_CHECKING:
     # pandas is imported by read_mot, which builds the table: importing this module (e.g. by
-    # `posebench.kinematics` for the `scale` stage, which reads no .mot) stays cheap.
+    # `posebench.stages.scale`, which reads no .mot) stays cheap.
     import pandas as pd
 
 _END_HEADER = "endheader"

@@ -1,7 +1,7 @@
 """Aggregate per-trial joint-angle errors into OpenCapBench's 12-joint leaderboard.
 
 The input is a long table, the concatenation of the per-trial CSVs written by
-:func:`posebench.evaluation.write_trial_scores`: one row per trial, model, camera setup and
+:func:`posebench.stages.evaluate.write_trial_scores`: one row per trial, model, camera setup and
 scored DOF, with the key columns :data:`posebench.evaluation.KEY_COLUMNS`, ``dof`` and the
 metric columns (``rmse_deg_shifted``, ``rmse_deg_unshifted``, ...).
 
@@ -15,6 +15,8 @@ scores (a DOF with too little overlap in a trial) are left out of that DOF's mea
 bootstrap over trials: trials are resampled with replacement and the whole aggregation
 recomputed; each group's resamples are seeded from ``seed`` and the group's key, so adding or
 removing other models does not change a group's interval.
+
+Everything here takes and returns tables; nothing reads or writes files.
 """
 
 from __future__ import annotations
@@ -23,13 +25,11 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from posebench.evaluation import KEY_COLUMNS, SCORED_DOFS
-from posebench.io.atomic import atomic_directory, atomic_output, write_text
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ JOINT_COLUMNS: tuple[str, ...] = (*(joint.name for joint in OCB_JOINTS), MEAN_CO
 TRIAL_COLUMNS: tuple[str, ...] = ("dataset", "subject", "session", "trial")
 """Columns identifying a recording: the unit that is averaged and resampled."""
 
+LEADING_COLUMNS: tuple[str, ...] = ("setup", "model", "scaling", "trials", "nan_scores")
+"""First columns of :func:`leaderboard_table`'s result, before the joints and intervals."""
+
 PAIRED_COLUMNS: tuple[str, ...] = (
     "setup",
     "model_a",
@@ -85,19 +88,19 @@ DEFAULT_METRIC = "rmse_deg_shifted"
 _DOF_INDICES = tuple(
     np.array([SCORED_DOFS.index(dof) for dof in joint.dofs]) for joint in OCB_JOINTS
 )
-_CSV_FLOAT_FORMAT = "%.4f"
-
-
-_SCALING_TEXT = {
-    "mocap": "Models scaled on motion capture (the dataset's scaled model, OpenCapBench's "
-    "default): comparable with OpenCapBench's table.",
-    "video": "Models scaled on the video markers of the static trial: not comparable with "
-    "OpenCapBench's table, which uses the mocap-scaled model.",
-}
 
 
 class LeaderboardError(ValueError):
     """The scores table is missing columns, inconsistent, or lacks what was asked for."""
+
+
+@dataclass(frozen=True, eq=False)
+class Breakdowns:
+    """The breakdown tables of one scores table (see :func:`breakdown_tables`)."""
+
+    by_activity: pd.DataFrame
+    by_subject: pd.DataFrame
+    paired: pd.DataFrame
 
 
 def joint_table(
@@ -181,79 +184,56 @@ def paired_comparison(
     )
 
 
-def write_leaderboard(
+def leaderboard_table(
     scores: pd.DataFrame,
-    output_csv: Path,
-    output_md: Path,
-    output_plot: Path,
     metric: str = DEFAULT_METRIC,
     n_resamples: int = 2000,
     seed: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Write the model x setup leaderboard as CSV, Markdown and a bar plot (PNG).
-
-    * CSV: one row per model and setup, rows sorted by setup, then ``mean``, then model;
-      columns ``setup, model, scaling, trials, nan_scores``, the 12 joints, ``mean``, then
-      ``<joint>_low``/``<joint>_high`` bootstrap intervals (4 decimals).
-    * Markdown: a caption line (metric, aggregation, interval, trials per row, how the
-      models were scaled), then a table
-      ``model | setup | <12 published labels> | mean | trials`` with 1 decimal; the mean
-      column shows its interval as ``5.2 [4.1, 6.3]``.
-    * PNG: the 12 joints as grouped bars, one bar per model with its interval as error bar,
-      one panel per setup.
+    """The model x setup leaderboard: :func:`joint_table` with its bootstrap intervals.
 
     Returns:
-        The CSV's table.
+        One row per model and setup, rows sorted by setup, then ``mean``, then model;
+        columns :data:`LEADING_COLUMNS`, the 12 joints, ``mean``, then
+        ``<joint>_low``/``<joint>_high`` (:func:`bootstrap_ci`).
     """
     table = joint_table(scores, ("model", "setup", "scaling"), metric)
     intervals = bootstrap_ci(scores, ("model", "setup"), metric, n_resamples, seed, level)
     table = table.merge(intervals, on=["model", "setup"], how="left", validate="one_to_one")
     table = table.sort_values(["setup", MEAN_COLUMN, "model"], kind="stable", na_position="last")
-    leading = ["setup", "model", "scaling", "trials", "nan_scores"]
-    table = table[leading + [c for c in table.columns if c not in leading]].reset_index(drop=True)
-    for path in (output_csv, output_md, output_plot):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(output_csv) as tmp:
-        table.to_csv(tmp, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
-    caption = (
-        f"Joint-angle RMSE in degrees (metric `{metric}`): unweighted mean over trials per "
-        f"DOF, left and right averaged, mean = mean of the 12 joints; [low, high] = "
-        f"{level:.0%} percentile bootstrap interval over trials ({n_resamples} resamples, "
-        f"seed {seed}); {_trials_text(table['trials'])}. "
-        f"{_SCALING_TEXT.get(str(table['scaling'].iloc[0]), str(table['scaling'].iloc[0]))}"
-    )
-    write_text(output_md, _markdown(table, caption))
-    _plot(table, Path(output_plot), metric, level)
-    return table
+    leading = list(LEADING_COLUMNS)
+    return table[leading + [c for c in table.columns if c not in leading]].reset_index(drop=True)
 
 
-def write_breakdowns(
+def breakdown_tables(
     scores: pd.DataFrame,
-    output_dir: Path,
     metric: str = DEFAULT_METRIC,
     n_resamples: int = 2000,
     seed: int = 0,
     level: float = 0.95,
-) -> list[Path]:
-    """Write breakdown tables as CSVs (4 decimals) into ``output_dir``.
+) -> Breakdowns:
+    """Joint tables by activity and by subject, and every paired comparison.
 
-    Files:
-        * ``joint_table_by_activity.csv``: :func:`joint_table` by model, setup, activity.
-        * ``joint_table_by_subject.csv``: :func:`joint_table` by model, setup, subject.
-        * ``paired_comparisons.csv``: :func:`paired_comparison` for every pair of models
-          (``model_a`` < ``model_b`` alphabetically) on every setup, concatenated; pairs
-          without a common recording are left out (there is nothing to compare).
-
-    Returns:
-        The written paths, in the order above.
+    * ``by_activity``: :func:`joint_table` by model, setup, activity.
+    * ``by_subject``: :func:`joint_table` by model, setup, subject.
+    * ``paired``: :func:`paired_comparison` for every pair of models (``model_a`` <
+      ``model_b`` alphabetically) on every setup, concatenated; pairs without a common
+      recording are left out (there is nothing to compare).
     """
     _check_bootstrap(n_resamples, level)
     wide = _wide(scores, metric)
-    tables = {
-        "joint_table_by_activity.csv": _joint_table(wide, ("model", "setup", "activity")),
-        "joint_table_by_subject.csv": _joint_table(wide, ("model", "setup", "subject")),
-    }
+    return Breakdowns(
+        by_activity=_joint_table(wide, ("model", "setup", "activity")),
+        by_subject=_joint_table(wide, ("model", "setup", "subject")),
+        paired=_all_paired_comparisons(wide, n_resamples, seed, level),
+    )
+
+
+def _all_paired_comparisons(
+    wide: pd.DataFrame, n_resamples: int, seed: int, level: float
+) -> pd.DataFrame:
+    """:func:`breakdown_tables`' ``paired`` table on the validated wide table."""
     comparisons: list[pd.DataFrame] = []
     for setup in sorted(wide.index.unique("setup")):
         recordings = {
@@ -265,26 +245,29 @@ def write_breakdowns(
             for model_a, model_b in combinations(recordings, 2)
             if recordings[model_a] & recordings[model_b]
         )
-    tables["paired_comparisons.csv"] = (
-        pd.concat(comparisons, ignore_index=True)
-        if comparisons
-        else pd.DataFrame(columns=list(PAIRED_COLUMNS))
-    )
-    output_dir = Path(output_dir)
-    with atomic_directory(output_dir) as staging:
-        for name, table in tables.items():
-            table.to_csv(staging / name, index=False, float_format=_CSV_FLOAT_FORMAT, na_rep="NaN")
-    return [output_dir / name for name in tables]
+    if not comparisons:
+        return pd.DataFrame(columns=list(PAIRED_COLUMNS))
+    return pd.concat(comparisons, ignore_index=True)
 
 
 def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Validate the long table; one row per key (KEY_COLUMNS), one column per scored DOF."""
+    long = _long(scores, metric)
+    _check_rows(long)
+    _check_recordings(long)
+    wide = long.set_index([*KEY_COLUMNS, "dof"])[metric].unstack("dof")
+    return wide[list(SCORED_DOFS)].astype(np.float64).sort_index()
+
+
+def _long(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The key, ``dof`` and metric columns of ``scores``, keys as strings, after checking
+    that they are present, not empty and the metric numeric."""
     required = [*KEY_COLUMNS, "dof", metric]
     missing = [column for column in required if column not in scores.columns]
     if missing:
         raise LeaderboardError(
             f"scores lack columns {missing}; found {list(scores.columns)}. Expected the "
-            "concatenated per-trial CSVs of posebench.evaluation.write_trial_scores."
+            "concatenated per-trial CSVs of posebench.stages.evaluate.write_trial_scores."
         )
     if scores.empty:
         raise LeaderboardError("scores are empty; expected at least one trial's rows.")
@@ -293,7 +276,11 @@ def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
             f"metric column {metric!r} has dtype {scores[metric].dtype}, expected numbers "
             "(degrees)."
         )
-    long = scores[required].astype(dict.fromkeys([*KEY_COLUMNS, "dof"], str))
+    return scores[required].astype(dict.fromkeys([*KEY_COLUMNS, "dof"], str))
+
+
+def _check_rows(long: pd.DataFrame) -> None:
+    """Raise LeaderboardError on unscored DOFs or a key and DOF given twice."""
     unknown = sorted(set(long["dof"]) - set(SCORED_DOFS))
     if unknown:
         raise LeaderboardError(
@@ -307,6 +294,11 @@ def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
             f"{first[[*KEY_COLUMNS, 'dof']].to_dict()}; expected one row per trial, model, "
             "setup and DOF. Was a per-trial CSV concatenated twice?"
         )
+
+
+def _check_recordings(long: pd.DataFrame) -> None:
+    """Raise LeaderboardError on mixed scaling modes, a recording with several activities,
+    or a trial lacking scored DOFs."""
     modes = sorted(long["scaling"].unique())
     if len(modes) > 1:
         counts = long.drop_duplicates([*KEY_COLUMNS])["scaling"].value_counts().to_dict()
@@ -330,8 +322,6 @@ def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
             f"missing {[dof for dof in SCORED_DOFS if dof not in found]}; expected all "
             f"{len(SCORED_DOFS)} scored DOFs per trial."
         )
-    wide = long.set_index([*KEY_COLUMNS, "dof"])[metric].unstack("dof")
-    return wide[list(SCORED_DOFS)].astype(np.float64).sort_index()
 
 
 def _joint_table(wide: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -359,6 +349,37 @@ def _paired_comparison(
     level: float,
 ) -> pd.DataFrame:
     """:func:`paired_comparison` on the validated wide table."""
+    values_a, values_b = _paired_values(wide, model_a, model_b, setup)
+    common = values_a.shape[0]
+    everything = np.ones((1, common))
+    point_a = _joint_values(everything, values_a)[0]
+    point_b = _joint_values(everything, values_b)[0]
+    weights = _resample_weights(common, n_resamples, seed, (setup, model_a, model_b))
+    low, high = _interval(
+        _joint_values(weights, values_a) - _joint_values(weights, values_b), level
+    )
+    return pd.DataFrame(
+        {
+            "setup": setup,
+            "model_a": model_a,
+            "model_b": model_b,
+            "joint": list(JOINT_COLUMNS),
+            "common_trials": common,
+            "value_a_deg": point_a,
+            "value_b_deg": point_b,
+            "difference_deg": point_a - point_b,
+            "difference_low_deg": low,
+            "difference_high_deg": high,
+        },
+        columns=list(PAIRED_COLUMNS),
+    )
+
+
+def _paired_values(
+    wide: pd.DataFrame, model_a: str, model_b: str, setup: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' (common recordings x DOFs) values on ``setup``, recordings sorted, NaN
+    where either model's score is NaN."""
     setups = sorted(wide.index.unique("setup"))
     if setup not in setups:
         raise LeaderboardError(f"setup {setup!r} has no scores; setups found: {setups}.")
@@ -380,30 +401,7 @@ def _paired_comparison(
     values_a = rows_a.loc[common].to_numpy(dtype=np.float64)
     values_b = rows_b.loc[common].to_numpy(dtype=np.float64)
     either_missing = np.isnan(values_a) | np.isnan(values_b)
-    values_a = np.where(either_missing, np.nan, values_a)
-    values_b = np.where(either_missing, np.nan, values_b)
-    everything = np.ones((1, common.size))
-    point_a = _joint_values(everything, values_a)[0]
-    point_b = _joint_values(everything, values_b)[0]
-    weights = _resample_weights(common.size, n_resamples, seed, (setup, model_a, model_b))
-    low, high = _interval(
-        _joint_values(weights, values_a) - _joint_values(weights, values_b), level
-    )
-    return pd.DataFrame(
-        {
-            "setup": setup,
-            "model_a": model_a,
-            "model_b": model_b,
-            "joint": list(JOINT_COLUMNS),
-            "common_trials": common.size,
-            "value_a_deg": point_a,
-            "value_b_deg": point_b,
-            "difference_deg": point_a - point_b,
-            "difference_low_deg": low,
-            "difference_high_deg": high,
-        },
-        columns=list(PAIRED_COLUMNS),
-    )
+    return np.where(either_missing, np.nan, values_a), np.where(either_missing, np.nan, values_b)
 
 
 def _groups(wide: pd.DataFrame, by: Sequence[str]) -> list[tuple[tuple[str, ...], np.ndarray]]:
@@ -456,79 +454,3 @@ def _check_bootstrap(n_resamples: int, level: float) -> None:
             f"n_resamples={n_resamples} and level={level}: expected n_resamples >= 1 and "
             "0 < level < 1 (e.g. 2000 and 0.95)."
         )
-
-
-def _trials_text(trials: pd.Series) -> str:
-    """'16 trials per row', or '12-16 trials per row (column `trials`)' when rows differ."""
-    low, high = int(trials.min()), int(trials.max())
-    if low == high:
-        return f"{low} trials per row"
-    return f"{low}-{high} trials per row (column `trials`)"
-
-
-def _markdown(table: pd.DataFrame, caption: str) -> str:
-    """Caption line and a Markdown table in the published column order, 1 decimal."""
-    header = ["model", "setup", *(joint.label for joint in OCB_JOINTS), MEAN_COLUMN, "trials"]
-    lines = [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for record in table.to_dict("records"):
-        mean = (
-            f"{_decimal(record[MEAN_COLUMN])} [{_decimal(record[f'{MEAN_COLUMN}_low'])}, "
-            f"{_decimal(record[f'{MEAN_COLUMN}_high'])}]"
-        )
-        cells = [
-            str(record["model"]),
-            str(record["setup"]),
-            *(_decimal(record[joint.name]) for joint in OCB_JOINTS),
-            mean,
-            str(record["trials"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _decimal(value: float) -> str:
-    """One decimal, or 'n/a' for NaN."""
-    return "n/a" if np.isnan(value) else f"{value:.1f}"
-
-
-def _plot(table: pd.DataFrame, output: Path, metric: str, level: float) -> None:
-    """Grouped bars of the 12 joints per model, one panel per setup, saved as PNG."""
-    # matplotlib is imported here, not at module level, so that only plotting pays for it.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    setups = sorted(table["setup"].unique())
-    all_models = sorted(table["model"].unique())
-    colours = plt.get_cmap("tab20" if len(all_models) > 10 else "tab10")
-    figure, axes = plt.subplots(
-        len(setups), 1, figsize=(15.0, 3.8 * len(setups)), squeeze=False, sharey=True
-    )
-    positions = np.arange(len(OCB_JOINTS))
-    for axis, setup in zip(axes[:, 0], setups, strict=True):
-        rows = table[table["setup"] == setup]
-        width = 0.8 / len(rows)
-        for index, record in enumerate(rows.to_dict("records")):
-            values = np.array([record[joint.name] for joint in OCB_JOINTS])
-            low = np.array([record[f"{joint.name}_low"] for joint in OCB_JOINTS])
-            high = np.array([record[f"{joint.name}_high"] for joint in OCB_JOINTS])
-            errors = np.nan_to_num(np.clip(np.vstack([values - low, high - values]), 0.0, None))
-            axis.bar(
-                positions - 0.4 + width * (index + 0.5),
-                values,
-                width,
-                yerr=errors,
-                capsize=2.0,
-                color=colours(all_models.index(record["model"]) % colours.N),
-                label=f"{record['model']} (mean {_decimal(record[MEAN_COLUMN])})",
-            )
-        axis.set_title(f"{setup}: {metric}, error bars {level:.0%} bootstrap interval")
-        axis.set_xticks(positions, [joint.label for joint in OCB_JOINTS])
-        axis.set_ylabel("RMSE (deg)")
-        axis.grid(axis="y", alpha=0.3)
-        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    figure.tight_layout()
-    with atomic_output(output) as tmp:
-        figure.savefig(tmp, dpi=110)
-    plt.close(figure)

@@ -1,0 +1,152 @@
+"""The OpenSim model that generates a synthetic subject: loading it with a marker set,
+measuring its standing geometry and computing its markers in ground."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import opensim as osim
+
+from posebench.camera import FloatArray
+from posebench.datasets.synthetic.motions import BodyModel
+
+# Markers closest to the floor in standing; the static pose puts the lowest at this height.
+_FOOT_MARKERS = (
+    "r_toe_study",
+    "r_5meta_study",
+    "r_calc_study",
+    "L_toe_study",
+    "L_5meta_study",
+    "L_calc_study",
+)
+_FLOOR_CLEARANCE_M = 0.01
+_NEEDED_COORDINATES = {"pelvis_tx", "pelvis_ty", "pelvis_tz", "knee_angle_r", "knee_angle_l"}
+
+
+@dataclass
+class GeneratingModel:
+    """The generating OpenSim model with its marker set, its state and its
+    :class:`BodyModel`."""
+
+    model: Any  # opensim.Model
+    state: Any  # SimTK::State
+    coordinates: list[Any]
+    markers: list[Any]
+    marker_names: tuple[str, ...]
+    body: BodyModel
+
+    def set_pose(self, pose: Mapping[str, float]) -> None:
+        """Set every coordinate to ``pose[name]`` and realize the positions."""
+        for coordinate, name in zip(self.coordinates, self.body.coordinate_names, strict=True):
+            coordinate.setValue(self.state, float(pose[name]), False)
+        self.model.realizePosition(self.state)
+
+    def marker_positions(self, values: Mapping[str, FloatArray]) -> FloatArray:
+        """(T, M, 3) marker positions in ground for (T,) coordinate series."""
+        n_samples = len(next(iter(values.values())))
+        table = np.stack([values[name] for name in self.body.coordinate_names], axis=1)
+        out = np.empty((n_samples, len(self.markers), 3))
+        for i in range(n_samples):
+            for coordinate, value in zip(self.coordinates, table[i], strict=True):
+                coordinate.setValue(self.state, float(value), False)
+            self.model.realizePosition(self.state)
+            for j, marker in enumerate(self.markers):
+                out[i, j] = marker.getLocationInGround(self.state).to_numpy()
+        return out
+
+    def write(self, path: Path) -> None:
+        """Write the model with its marker set (.osim), in the default pose."""
+        self.set_pose(self.body.defaults)
+        self.model.printToXML(str(path))
+
+
+def load_model(model_path: Path, marker_set: Path, geometry_dir: Path | None) -> GeneratingModel:
+    """Load ``model_path`` (.osim) with the markers of ``marker_set`` (.xml).
+
+    Args:
+        model_path: a gait model (Pose2Sim/OpenCap style: pelvis translations, knee angles).
+        marker_set: the markers put on the model; it must have the OpenCap ``_study`` foot
+            markers.
+        geometry_dir: the model's mesh folder, added to OpenSim's geometry search path; None
+            to leave the search path alone.
+
+    Raises:
+        FileNotFoundError: when the model or the marker set does not exist.
+        ValueError: when the foot markers or the needed coordinates are missing.
+    """
+    if geometry_dir is not None:
+        osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+    for label, path in (("model", model_path), ("marker set", marker_set)):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{label} {path} does not exist")
+    model = osim.Model(str(model_path))
+    model.updateMarkerSet(osim.MarkerSet(str(marker_set)))
+    model.finalizeConnections()
+    state = model.initSystem()
+    coordinate_set = model.getCoordinateSet()
+    coordinates = [coordinate_set.get(i) for i in range(coordinate_set.getSize())]
+    names = tuple(c.getName() for c in coordinates)
+    marker_set_obj = model.getMarkerSet()
+    markers = [marker_set_obj.get(i) for i in range(marker_set_obj.getSize())]
+    marker_names = tuple(m.getName() for m in markers)
+    missing = [name for name in _FOOT_MARKERS if name not in marker_names]
+    if missing:
+        raise ValueError(
+            f"{marker_set}: the synthetic subject needs the foot markers {missing} (OpenCap "
+            "`_study` markers, as in Pose2Sim's Markers_LSTM.xml)"
+        )
+    rotational = tuple(c.getMotionType() == osim.Coordinate.Rotational for c in coordinates)
+    defaults = {c.getName(): float(c.getDefaultValue()) for c in coordinates}
+    ranges = {c.getName(): (float(c.getRangeMin()), float(c.getRangeMax())) for c in coordinates}
+    if not set(names) >= _NEEDED_COORDINATES:
+        raise ValueError(
+            f"{model_path}: the synthetic subject needs the coordinates "
+            f"{sorted(_NEEDED_COORDINATES)} of a gait model (Pose2Sim/OpenCap style), the model "
+            f"has {list(names)}"
+        )
+    for coordinate in coordinates:  # the default pose
+        coordinate.setValue(state, defaults[coordinate.getName()], False)
+    model.realizePosition(state)
+    body = _standing_body(model, state, markers, marker_names, names, rotational, defaults, ranges)
+    return GeneratingModel(model, state, coordinates, markers, marker_names, body)
+
+
+def _standing_body(
+    model: Any,
+    state: Any,
+    markers: list[Any],
+    marker_names: tuple[str, ...],
+    names: tuple[str, ...],
+    rotational: tuple[bool, ...],
+    defaults: dict[str, float],
+    ranges: dict[str, tuple[float, float]],
+) -> BodyModel:
+    """The :class:`BodyModel` of a model whose state is realized in the default pose."""
+    feet = [marker_names.index(name) for name in _FOOT_MARKERS]
+    lowest = min(float(markers[i].getLocationInGround(state).to_numpy()[1]) for i in feet)
+    bodies = model.getBodySet()
+
+    def origin(name: str) -> FloatArray:
+        return np.asarray(bodies.get(name).getPositionInGround(state).to_numpy()[:2])
+
+    pelvis = origin("pelvis")
+    hip_offset, thigh, shank = {}, {}, {}
+    for side in ("r", "l"):
+        hip, knee, ankle = origin(f"femur_{side}"), origin(f"tibia_{side}"), origin(f"talus_{side}")
+        hip_offset[side] = hip - pelvis
+        thigh[side] = knee - hip
+        shank[side] = ankle - knee
+    return BodyModel(
+        coordinate_names=names,
+        rotational=rotational,
+        defaults=defaults,
+        ranges=ranges,
+        standing_pelvis_ty=defaults["pelvis_ty"] + _FLOOR_CLEARANCE_M - lowest,
+        hip_offset=hip_offset,
+        thigh=thigh,
+        shank=shank,
+    )

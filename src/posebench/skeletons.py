@@ -1,0 +1,34 @@
+"""Skeletons: the keypoint names of each pose model family, in model output order.
+
+This module imports nothing, so marker sets, backends, weights checks and the workflow's
+planner can all share one definition of each skeleton without importing each other.
+"""
+
+# MediaPipe BlazePose's 33 landmarks, in model output order.
+BLAZEPOSE_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+COCO_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
+# SynthPose "Anatomical" keypoints, in model output order: the 17 COCO keypoints, then 35
+# anatomical landmarks.
+ANATOMICAL_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "sternum", "rshoulder", "lshoulder", "r_lelbow", "l_lelbow", "r_melbow", "l_melbow",
+    "r_lwrist", "l_lwrist", "r_mwrist", "l_mwrist", "r_ASIS", "l_ASIS", "r_PSIS", "l_PSIS",
+    "r_knee", "l_knee", "r_mknee", "l_mknee", "r_ankle", "l_ankle", "r_mankle", "l_mankle",
+    "r_5meta", "l_5meta", "r_toe", "l_toe", "r_big_toe", "l_big_toe", "l_calc", "r_calc",
+    "C7", "L2", "T11", "T6",
+)  # fmt: skip

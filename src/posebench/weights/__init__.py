@@ -1,0 +1,62 @@
+"""Model weights: fetch Hugging Face checkpoints of pose models and detectors, and verify them.
+
+A model's `weights:` entry in the config names either a hub repository at a pinned
+revision (`repo_id`, `revision`) or a folder already on disk (`local_path`): a
+:class:`posebench.weights.spec.WeightsSpec`. A checkpoint is the folder of a Transformers
+model: `config.json`, `model.safetensors` (or `pytorch_model.bin` where the repository has
+no safetensors) and `preprocessor_config.json`; nothing else is downloaded.
+
+`fetch_weights` makes the checkpoint available (:mod:`posebench.weights.hub`), checks it
+(:mod:`posebench.weights.verify`) and writes `<dest>/weights.json`, the manifest
+(:mod:`posebench.weights.manifest`) that the Snakemake localrule `fetch_weights` declares
+as its output. `load_manifest` reads it back with its checkpoint `path` made absolute.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from posebench.weights.hub import fetch_from_hub
+from posebench.weights.manifest import (
+    checkpoint_manifest,
+    load_manifest,
+    verify_manifest,
+    write_manifest,
+)
+from posebench.weights.spec import CHECKPOINT_DIR, MANIFEST_NAME, WeightsError, WeightsSpec
+from posebench.weights.verify import verify_checkpoint
+
+__all__ = ["fetch_weights", "load_manifest", "verify_checkpoint", "verify_manifest"]
+
+log = logging.getLogger(__name__)
+
+
+def fetch_weights(spec: WeightsSpec, dest: Path, *, marker_set: str | None = None) -> Path:
+    """Make the checkpoint of `spec` available, verify it and write `dest/weights.json`.
+
+    A local_path checkpoint is verified in place (not copied). A hub checkpoint goes to
+    `dest/checkpoint`, from the Hugging Face cache when it is there, else downloaded
+    (only when the hub is reachable and HF_HUB_OFFLINE is not set). An existing manifest
+    whose files are intact is kept as it is. `marker_set` (pose models) is checked against
+    the checkpoint's keypoints. Returns the manifest path.
+    """
+    manifest_path = dest / MANIFEST_NAME
+    if manifest_path.is_file():
+        try:
+            verify_manifest(manifest_path, spec, marker_set=marker_set, hashes=True)
+        except WeightsError as error:
+            log.info("Fetching again: %s", error)
+        else:
+            log.info("%s is complete and verified; nothing to do", manifest_path)
+            return manifest_path
+    commit: str | None = None
+    if spec.local_path is not None:
+        checkpoint = spec.local_path.resolve()
+    else:
+        checkpoint = dest / CHECKPOINT_DIR
+        commit = fetch_from_hub(spec, checkpoint)
+    info = verify_checkpoint(checkpoint, kind=spec.kind, marker_set=marker_set)
+    write_manifest(manifest_path, checkpoint_manifest(spec, checkpoint, info, commit))
+    log.info("Weights of %s %r (%s) verified in %s", spec.kind, spec.name, spec.source, checkpoint)
+    return manifest_path

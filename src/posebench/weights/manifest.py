@@ -1,0 +1,213 @@
+"""The weights manifest `<dest>/weights.json`: what `fetch_weights` verified, and where.
+
+    {
+      "name": "synthpose-vitpose-base",        # model or detector name in the config
+      "kind": "pose",                          # or "detector"
+      "source": {"repo_id": "...", "revision": "main"},   # or {"local_path": "/abs/dir"}
+      "commit": "<40-hex>",                    # resolved hub commit; null when unknown
+      "path": "checkpoint",                    # folder to load; relative to the manifest's
+                                               # folder, or absolute (local_path)
+      "model_type": "vitpose",                 # config.json model_type
+      "num_keypoints": 52,                     # pose models only
+      "weights_file": "model.safetensors",
+      "files": {"config.json": {"size": 123, "sha256": "..."}, ...}
+    }
+
+It holds no time stamp: fetching the same checkpoint twice writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from posebench.io.atomic import write_json
+from posebench.io.hashing import sha256_of
+from posebench.weights.spec import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    PREPROCESSOR_FILE,
+    WeightsError,
+    WeightsSpec,
+)
+from posebench.weights.verify import CheckpointInfo, verify_checkpoint
+
+_REQUIRED_KEYS = frozenset({"name", "kind", "source", "path", "files", "weights_file"})
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """Size (bytes) and SHA-256 (hex) of one checkpoint file when it was fetched."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The content of a weights manifest (see the module docstring).
+
+    `path` is the checkpoint folder as recorded: `checkpoint` (relative to the manifest's
+    folder) for hub weights, absolute for a local_path. `load_manifest` makes it absolute.
+    """
+
+    name: str
+    kind: str
+    source: Mapping[str, str]
+    commit: str | None
+    path: Path
+    model_type: str | None
+    weights_file: str
+    files: Mapping[str, FileEntry]
+    num_keypoints: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object written to `weights.json`; `num_keypoints` only when known."""
+        content: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "source": dict(self.source),
+            "commit": self.commit,
+            "path": str(self.path),
+            "model_type": self.model_type,
+            "weights_file": self.weights_file,
+            "files": {
+                name: {"size": entry.size, "sha256": entry.sha256}
+                for name, entry in self.files.items()
+            },
+        }
+        if self.num_keypoints is not None:
+            content["num_keypoints"] = self.num_keypoints
+        return content
+
+    @classmethod
+    def from_json(cls, content: Any, where: Path) -> Manifest:
+        """Build from the JSON object of the manifest file `where` (named in errors); raise
+        WeightsError when keys are missing or malformed."""
+        is_object = isinstance(content, dict)
+        missing = sorted(_REQUIRED_KEYS - set(content) if is_object else _REQUIRED_KEYS)
+        if not is_object or missing or not isinstance(content["files"], dict):
+            raise WeightsError(
+                f"Weights manifest {where} lacks {missing or ['a files mapping']} (expected "
+                f"keys {sorted(_REQUIRED_KEYS)}); it was not written by fetch_weights. Delete "
+                "it and re-run fetch_weights."
+            )
+        return cls(
+            name=content["name"],
+            kind=content["kind"],
+            source=_source(content["source"], where),
+            commit=content.get("commit"),
+            path=Path(content["path"]),
+            model_type=content.get("model_type"),
+            weights_file=content["weights_file"],
+            files={
+                name: _file_entry(name, entry, where) for name, entry in content["files"].items()
+            },
+            num_keypoints=content.get("num_keypoints"),
+        )
+
+
+def checkpoint_manifest(
+    spec: WeightsSpec, checkpoint: Path, info: CheckpointInfo, commit: str | None
+) -> Manifest:
+    """The manifest of the verified checkpoint folder `checkpoint` of `spec`, with the size
+    and SHA-256 of its config, weights and preprocessor files."""
+    files = [CONFIG_FILE, info.weights_file, PREPROCESSOR_FILE]
+    return Manifest(
+        name=spec.name,
+        kind=spec.kind,
+        source=spec.manifest_source(),
+        commit=commit,
+        path=Path(CHECKPOINT_DIR) if spec.local_path is None else checkpoint,
+        model_type=info.model_type,
+        weights_file=info.weights_file,
+        files={
+            name: FileEntry(
+                size=(checkpoint / name).stat().st_size, sha256=sha256_of(checkpoint / name)
+            )
+            for name in sorted(files)
+        },
+        num_keypoints=info.num_keypoints,
+    )
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    """Write `manifest` to `path` atomically (indented JSON, sorted keys)."""
+    write_json(path, manifest.to_json())
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read a manifest written by `fetch_weights`; its `path` is returned absolute."""
+    if not path.is_file():
+        raise WeightsError(
+            f"Weights manifest {path} not found; run the fetch_weights step "
+            f"(snakemake -c1 {path}) first."
+        )
+    try:
+        content = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise WeightsError(
+            f"Weights manifest {path} is not valid JSON ({error}); delete it and re-run "
+            "fetch_weights."
+        ) from error
+    manifest = Manifest.from_json(content, path)
+    return replace(manifest, path=(path.parent / manifest.path).resolve())
+
+
+def verify_manifest(
+    path: Path, spec: WeightsSpec, *, marker_set: str | None = None, hashes: bool = False
+) -> CheckpointInfo:
+    """Check that the manifest at `path` was written for `spec`, that its files are
+    present with the recorded sizes (and SHA-256 when `hashes`), and verify the checkpoint."""
+    manifest = load_manifest(path)
+    recorded = (manifest.name, manifest.kind, dict(manifest.source))
+    expected = (spec.name, spec.kind, spec.manifest_source())
+    if recorded != expected:
+        raise WeightsError(
+            f"Weights manifest {path} was written for {recorded}, but the config now says "
+            f"{expected}. Delete {path} and re-run fetch_weights."
+        )
+    for name, entry in manifest.files.items():
+        file = manifest.path / name
+        if not file.is_file():
+            raise WeightsError(
+                f"{file}, listed in {path}, is missing; delete {path} and re-run fetch_weights."
+            )
+        size = file.stat().st_size
+        if size != entry.size or (hashes and sha256_of(file) != entry.sha256):
+            raise WeightsError(
+                f"{file} changed since {path} was written (size {size} bytes, recorded "
+                f"{entry.size}, or a different SHA-256); delete {path} and re-run "
+                "fetch_weights."
+            )
+    return verify_checkpoint(manifest.path, kind=spec.kind, marker_set=marker_set)
+
+
+def _source(source: Any, where: Path) -> dict[str, str]:
+    """The manifest's `source` object; raise WeightsError unless it maps names to strings."""
+    if not isinstance(source, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in source.items()
+    ):
+        raise WeightsError(
+            f"Weights manifest {where} has source {source!r}, expected {{repo_id, revision}} "
+            "or {local_path}; delete it and re-run fetch_weights."
+        )
+    return source
+
+
+def _file_entry(name: str, entry: Any, where: Path) -> FileEntry:
+    """One entry of the manifest's `files`; raise WeightsError unless it holds a size and a
+    SHA-256."""
+    if (
+        not isinstance(entry, dict)
+        or not isinstance(entry.get("size"), int)
+        or not isinstance(entry.get("sha256"), str)
+    ):
+        raise WeightsError(
+            f"Weights manifest {where} records {name!r} as {entry!r}, expected "
+            '{"size": <bytes>, "sha256": <hex>}; delete it and re-run fetch_weights.'
+        )
+    return FileEntry(size=entry["size"], sha256=entry["sha256"])
