@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -62,6 +64,51 @@ def pose2sim_dir() -> Path:
     dest = root / "pose2sim"
     fetch_pose2sim(dest, cache_dir=root / "cache")
     return dest
+
+
+# The checked-in synthetic dataset (scripts/make_test_dataset.py writes it).
+TEST_DATASET = REPO_ROOT / ".test" / "synthetic"
+
+
+def _listing(root: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, modification time in ns) of everything under `root`."""
+    return sorted(
+        (str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns)
+        for path in root.rglob("*")
+        for stat in (path.stat(),)
+    )
+
+
+# Stands in for the generating model, which `.test/` leaves out (see `.test/README.md`).
+MODEL_PLACEHOLDER = (
+    "<!-- Placeholder for the synthetic subject's generating model, which the checked-in\n"
+    "     test dataset leaves out: the OpenCap adapter only lists this file. -->\n"
+)
+
+
+@pytest.fixture(scope="session")
+def test_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A copy of `.test/synthetic`: one synthetic subject (`subject2`) in OpenCap's
+    LabValidation layout, checked in (see `.test/README.md`), so tests that only need such
+    data neither run OpenSim nor fetch Pose2Sim. The copy has a placeholder where the mocap
+    model goes (`OpenSimData/Mocap/Model/subject2_scaled.osim`). Read only: a test that
+    changes files copies it into its `tmp_path` first; the session errors at the end if
+    anything in it was added, removed or modified."""
+    if not (TEST_DATASET / "generated.json").is_file():
+        pytest.fail(
+            f"{TEST_DATASET} is missing; run `.venv/bin/python scripts/make_test_dataset.py`"
+        )
+    copy = tmp_path_factory.mktemp("test_dataset") / TEST_DATASET.name
+    shutil.copytree(TEST_DATASET, copy)
+    model = copy / "subject2" / "OpenSimData" / "Mocap" / "Model" / "subject2_scaled.osim"
+    model.parent.mkdir(parents=True)
+    model.write_text(MODEL_PLACEHOLDER, encoding="utf-8")
+    before = _listing(copy)
+    yield copy
+    after = _listing(copy)
+    if after != before:
+        changed = sorted({entry[0] for entry in set(before).symmetric_difference(after)})
+        pytest.fail(f"a test wrote into the shared test dataset {copy}: {changed}")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""Person detection stage: file format, gaps, single-subject tracking, prefetching, errors.
+"""Person detection: single-subject tracking with a fake detector, the detect stage's file
+format and gaps, prefetching, errors.
 
-A tiny random RT-DETR (tests/model_factory.py) gives meaningless boxes, so these tests
-check the flow, not detection quality.
+A tiny random RT-DETR (tests/model_factory.py) gives meaningless boxes, so the tests that
+run it check the flow, not detection quality.
 """
 
 from __future__ import annotations
@@ -16,35 +17,43 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from model_factory import build_rtdetr, write_figure_video
 from posebench import detection
 from posebench.detection import (
     DetectionError,
     DetectionTrack,
+    FrameBoxes,
     box_iou,
-    detect_video,
     load_detections,
     resolve_device,
     save_detections,
     select_box,
+    track_on_slots,
+    track_person,
 )
-from posebench.video import VideoError, batched, prefetch
-
-pytestmark = pytest.mark.torch
+from posebench.stages import detect
+from posebench.video import (
+    SlotStats,
+    VideoError,
+    VideoInfo,
+    batched,
+    check_decoded_frames,
+    prefetch,
+)
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 12
 
 
-def write_video(path: Path, frames: int = FRAMES) -> Path:
-    return write_figure_video(path, frames, WIDTH, HEIGHT)
+def build_rtdetr(path: Path) -> Path:
+    from model_factory import build_rtdetr as build  # torch: only for the tests marked so
+
+    return build(path)
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_video(tmp_path_factory.mktemp("video") / "cam01.mp4")
+    from model_factory import write_figure_video
+
+    return write_figure_video(tmp_path_factory.mktemp("video") / "cam01.mp4", FRAMES, WIDTH, HEIGHT)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +62,7 @@ def detector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(video: Path, weights: Path, output: Path, threshold: float) -> DetectionTrack:
-    return detect_video(
+    return detect.run(
         video,
         weights,
         output,
@@ -64,6 +73,7 @@ def run(video: Path, weights: Path, output: Path, threshold: float) -> Detection
     )
 
 
+@pytest.mark.torch
 def test_threshold_zero_gives_a_box_in_every_frame(
     video: Path, detector_dir: Path, tmp_path: Path
 ) -> None:
@@ -94,10 +104,11 @@ def test_threshold_zero_gives_a_box_in_every_frame(
     assert not list(output.parent.glob("*.tmp*"))
 
 
+@pytest.mark.torch
 def test_nothing_above_threshold_gives_explicit_gaps(
     video: Path, detector_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="posebench.detection"):
+    with caplog.at_level(logging.WARNING, logger="posebench.stages.detect"):
         track = run(video, detector_dir, tmp_path / "gaps.npz", threshold=1.01)
     assert track.n_frames == FRAMES
     assert np.isnan(track.boxes).all()
@@ -106,9 +117,13 @@ def test_nothing_above_threshold_gives_explicit_gaps(
     assert load_detections(tmp_path / "gaps.npz").found().sum() == 0
 
 
-def test_detect_video_tracks_one_subject(
-    video: Path, detector_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def frame_batches(count: int, size: int) -> list[list[tuple[int, np.ndarray]]]:
+    """`count` black 24x32 frames on slots 0, 2, 4, ..., in batches of `size`."""
+    pairs = [(2 * i, np.zeros((24, 32, 3), np.uint8)) for i in range(count)]
+    return list(batched(pairs, size))
+
+
+def test_track_person_follows_one_subject() -> None:
     """Hand-made candidates per frame: start on the best box, follow by overlap, keep gaps
     explicit, jump when nothing overlaps."""
     subject = np.array([100, 50, 150, 200], np.float32)
@@ -120,16 +135,23 @@ def test_detect_video_tracks_one_subject(
         ([other], [0.9]),  # subject gone: jump
     ] * 3
     calls = iter(per_frame)
+    thresholds: list[float] = []
 
-    def fake_detector(self: object, frames: list[np.ndarray], threshold: float) -> list:
+    def fake_detector(frames: list[np.ndarray], threshold: float) -> list:
+        thresholds.append(threshold)
         out = []
         for _ in frames:
             boxes, scores = next(calls)
             out.append((np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)))
         return out
 
-    monkeypatch.setattr(detection._PersonDetector, "__call__", fake_detector)
-    track = run(video, detector_dir, tmp_path / "track.npz", threshold=0.8)
+    progress: list[tuple[int, int]] = []
+    track = track_person(
+        frame_batches(FRAMES, 5), fake_detector, 0.8, lambda n, slot: progress.append((n, slot))
+    )
+    assert thresholds == [0.8] * 3 and progress == [(5, 8), (10, 18), (12, 22)]
+    assert track.n_frames == FRAMES
+    assert track.boxes.dtype == np.float32 and track.scores.dtype == np.float32
     np.testing.assert_array_equal(track.boxes[0], subject)
     assert np.isnan(track.boxes[1]).all() and track.scores[1] == 0
     np.testing.assert_array_equal(track.boxes[2], subject + 4)
@@ -141,7 +163,29 @@ def test_detect_video_tracks_one_subject(
     np.testing.assert_array_equal(track.boxes[later], np.tile(other, (len(later), 1)))
     assert np.isnan(track.boxes[[5, 9]]).all()
     assert track.track_jumps == 1
-    assert load_detections(tmp_path / "track.npz").track_jumps == track.track_jumps
+
+
+def test_track_person_without_frames() -> None:
+    track = track_person([], lambda frames, threshold: [], 0.8)
+    assert track.boxes.shape == (0, 4) and track.scores.shape == (0,)
+    assert track.boxes.dtype == np.float32 and track.track_jumps == 0
+
+
+def test_track_on_slots_leaves_missing_slots_empty(tmp_path: Path) -> None:
+    info = VideoInfo(Path("cam01.avi"), fps=30.0, frame_count_header=5, width=WIDTH, height=HEIGHT)
+    summary = check_decoded_frames(info, SlotStats(decoded=3, slots=[1, 2, 4]))
+    boxes = np.array([[1, 2, 30, 40], [np.nan] * 4, [5, 6, 50, 60]], np.float32)
+    frames = FrameBoxes(boxes, np.array([0.9, 0.0, 0.85], np.float32), track_jumps=2)
+    track = track_on_slots(frames, summary, info, detector_name="hand", score_threshold=0.8)
+    assert track.n_frames == 5 and track.found().tolist() == [False, True, False, False, True]
+    np.testing.assert_array_equal(track.boxes[[1, 2, 4]], boxes)
+    np.testing.assert_array_equal(track.scores, np.array([0, 0.9, 0, 0, 0.85], np.float32))
+    assert (track.detector, track.score_threshold, track.video) == ("hand", 0.8, "cam01.avi")
+    assert (track.fps, track.image_size, track.frame_count_header) == (30.0, (WIDTH, HEIGHT), 5)
+    assert track.track_jumps == 2 and track.slots == summary.metadata()
+    save_detections(tmp_path / "track.npz", track)
+    loaded = load_detections(tmp_path / "track.npz")
+    assert loaded.track_jumps == 2 and loaded.slots["missing_slot_indices"] == [0, 3]
 
 
 def test_select_box_rules() -> None:
@@ -171,6 +215,7 @@ def test_box_iou() -> None:
     )
 
 
+@pytest.mark.torch
 def test_video_without_frames_is_an_error(
     video: Path, detector_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -179,12 +224,13 @@ def test_video_without_frames_is_an_error(
     with pytest.raises(VideoError, match="corrupt.mp4"):
         run(corrupt, detector_dir, tmp_path / "o.npz", threshold=0.8)
     # A container that opens but yields no frame.
-    monkeypatch.setattr(detection, "iter_frame_slots", lambda path, stats: iter(()))
+    monkeypatch.setattr(detect, "iter_frame_slots", lambda path, stats: iter(()))
     with pytest.raises(VideoError, match=r"No frame of .*cam01.mp4 could be decoded"):
         run(video, detector_dir, tmp_path / "o.npz", threshold=0.8)
     assert not (tmp_path / "o.npz").exists()
 
 
+@pytest.mark.torch
 def test_checkpoint_without_person_label(video: Path, detector_dir: Path, tmp_path: Path) -> None:
     weights = build_rtdetr(tmp_path / "no-person")
     config_file = weights / "config.json"
@@ -285,6 +331,7 @@ def test_prefetch_is_bounded_and_closes_its_source_when_stopped() -> None:
     assert len(produced) < 1000
 
 
+@pytest.mark.torch
 def test_resolve_device(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="posebench.detection"):
         assert resolve_device("cpu", "fp16", "Detector 'd'") == ("cpu", "fp32")

@@ -1,5 +1,5 @@
-"""The OpenCap LabValidation adapter, on a generated synthetic subject (same code path as
-the real data) and on hand-made broken layouts."""
+"""The OpenCap LabValidation adapter, on the checked-in synthetic subject (`.test/`, made by
+the generator; same code path as the real data) and on hand-made broken layouts."""
 
 from __future__ import annotations
 
@@ -22,28 +22,17 @@ from posebench.datasets.opencap_frames import (
     rotation_about,
 )
 from posebench.datasets.sheet import SampleSheetError
-from posebench.datasets.synthetic import generate_subject
 from posebench.datasets.synthetic.rig import (
     BOARD_EULER_ANGLES,
+    board_cameras,
     board_rotation,
     synthetic_cameras,
 )
-from posebench.opensim.logging import configure_opensim_logging
+from posebench.datasets.synthetic.writer import calibration_pickle
 
-
-@pytest.fixture(scope="module")
-def dataset(pose2sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("labvalidation")
-    configure_opensim_logging(root / "opensim.log")
-    setup = pose2sim_dir / "OpenSim_Setup"
-    generate_subject(
-        root,
-        model=setup / "Model_Pose2Sim_simple.osim",
-        marker_set=setup / "Markers_LSTM.xml",
-        geometry_dir=setup / "Geometry",
-        activities=("static", "squats", "walking"),
-    )
-    return root
+# The rig of the checked-in subject (the settings in scripts/make_test_dataset.py): its
+# static1 is in Session0, walking1 in Session1.
+ANGLES_DEG, DISTANCE_M, IMAGE_SIZE, SEED = (-45.0, 0.0, 45.0), 28.0, (96, 96), 0
 
 
 def describe(root: Path, tmp_path: Path, **options: object):  # type: ignore[no-untyped-def]
@@ -58,24 +47,23 @@ def describe(root: Path, tmp_path: Path, **options: object):  # type: ignore[no-
     )
 
 
-def test_reads_the_generated_subject(dataset: Path, tmp_path: Path) -> None:
-    samples = describe(dataset, tmp_path)
+def test_reads_the_generated_subject(test_dataset: Path, tmp_path: Path) -> None:
+    samples = describe(test_dataset, tmp_path)
     trials = samples.drop_duplicates(["session", "trial"])
     assert list(zip(trials["session"], trials["trial"], strict=True)) == [
-        ("Session0", "squats1"),
         ("Session0", "static1"),
         ("Session1", "walking1"),
     ]
-    assert set(samples["camera"]) == {f"Cam{k}" for k in range(5)}
+    assert set(samples["camera"]) == {f"Cam{k}" for k in range(len(ANGLES_DEG))}
     assert set(samples["scaling_session"]) == {"Session0"}
     assert set(samples["scaling_trial"]) == {"static1"}
     evaluate = dict(zip(trials["trial"], trials["evaluate"], strict=True))
-    assert evaluate == {"squats1": "yes", "static1": "no", "walking1": "yes"}
-    assert set(samples["activity"]) == {"squats", "static", "walking"}
+    assert evaluate == {"static1": "no", "walking1": "yes"}
+    assert set(samples["activity"]) == {"static", "walking"}
     assert set(samples["mass_kg"]) == {70.0}
     cameras = load_cameras(tmp_path / "calibration" / "subject2" / "Session0.json")
-    assert all(camera.image_size == (720, 1280) for camera in cameras)
-    # Cameras stand around the subject, about 4 m away and 1-1.3 m above the floor, in
+    assert all(camera.image_size == IMAGE_SIZE for camera in cameras)
+    # Cameras stand around the subject, DISTANCE_M away and 1-1.3 m above the floor, in
     # OpenSim's frame once the checkerboard rotation is applied.
     import json
 
@@ -86,37 +74,41 @@ def test_reads_the_generated_subject(dataset: Path, tmp_path: Path) -> None:
     )
     centres = np.array([world_to_opensim @ camera.center_m() for camera in cameras])
     assert np.all((centres[:, 1] > 0.8) & (centres[:, 1] < 1.5))
-    assert np.allclose(np.linalg.norm(centres[:, [0, 2]], axis=1), 4.0, atol=0.2)
+    assert np.allclose(np.linalg.norm(centres[:, [0, 2]], axis=1), DISTANCE_M, atol=0.2)
 
 
-def test_selection_keeps_the_scaling_trial(dataset: Path, tmp_path: Path) -> None:
-    samples = describe(dataset, tmp_path, sessions=["Session1"])
+def test_selection_keeps_the_scaling_trial(test_dataset: Path, tmp_path: Path) -> None:
+    samples = describe(test_dataset, tmp_path, sessions=["Session1"])
     trials = samples.drop_duplicates(["session", "trial"])
     assert list(trials["trial"]) == ["static1", "walking1"]
     assert list(trials["evaluate"]) == ["no", "yes"]
-    only_squats = describe(dataset, tmp_path, activities=["squats"])
-    assert sorted(set(only_squats["trial"])) == ["squats1", "static1"]
+    only_walking = describe(test_dataset, tmp_path, activities=["walking"])
+    assert sorted(set(only_walking["trial"])) == ["static1", "walking1"]
+    # Selecting another activity leaves walking1 out; the scaling trial stays, unscored.
+    only_squats = describe(test_dataset, tmp_path, activities=["squats"])
+    assert sorted(set(only_squats["trial"])) == ["static1"]
+    assert set(only_squats["evaluate"]) == {"no"}
 
 
 def test_subject_without_videos_and_trial_without_truth_are_skipped(
-    dataset: Path, tmp_path: Path
+    test_dataset: Path, tmp_path: Path
 ) -> None:
     copy = tmp_path / "copy"
-    shutil.copytree(dataset, copy)
+    shutil.copytree(test_dataset, copy)
     (copy / "subject6" / "OpenSimData").mkdir(parents=True)  # mocap only, like subject6
     (copy / "subject2" / "OpenSimData" / "Mocap" / "IK" / "walking1.mot").unlink()
     samples = describe(copy, tmp_path)
-    assert "walking1" not in set(samples["trial"])
+    assert set(samples["trial"]) == {"static1"}
     skipped = (tmp_path / "skipped.tsv").read_text()
     assert "subject6" in skipped and "no videos" in skipped
     assert "walking1" in skipped and "no ground truth" in skipped
 
 
-def test_broken_layouts_name_the_file(dataset: Path, tmp_path: Path) -> None:
+def test_broken_layouts_name_the_file(test_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(SampleSheetError, match="No subject folders"):
         describe(tmp_path, tmp_path)
     copy = tmp_path / "copy"
-    shutil.copytree(dataset, copy)
+    shutil.copytree(test_dataset, copy)
     metadata = copy / "subject2" / "sessionMetadata.yaml"
     content = yaml.safe_load(metadata.read_text())
     del content["mass_kg"]
@@ -196,35 +188,41 @@ def test_every_rule_matches_an_independent_rotation(convention: str, placement: 
     [("opencapbench", "ground"), ("opencap-core-2024", "ground"), ("opencapbench", "ground_jumps")],
 )
 def test_subject_with_a_ground_board_is_read_in_opensim_frame(
-    pose2sim_dir: Path, tmp_path: Path, convention: str, placement: str
+    test_dataset: Path, tmp_path: Path, convention: str, placement: str
 ) -> None:
+    # The checked-in subject with its board on the ground: the calibration pickles and
+    # metadata rewritten as the generator writes them for that board (through its own rig
+    # and writer code); the videos and keypoints do not depend on where the board lies.
     root = tmp_path / "lab"
-    configure_opensim_logging(tmp_path / "opensim.log")
-    setup = pose2sim_dir / "OpenSim_Setup"
-    subject = generate_subject(
-        root,
-        model=setup / "Model_Pose2Sim_simple.osim",
-        marker_set=setup / "Markers_LSTM.xml",
-        geometry_dir=setup / "Geometry",
-        activities=("static",),
-        camera_angles_deg=(-45, 0, 45),
-        placement=placement,
-        placement_convention=convention,
-    )
-    metadata = yaml.safe_load((subject.subject_dir / "sessionMetadata.yaml").read_text())
-    assert metadata["checkerBoard"]["placement"] == placement
+    shutil.copytree(test_dataset, root)
+    subject = root / "subject2"
+    cameras, _ = board_cameras(ANGLES_DEG, DISTANCE_M, IMAGE_SIZE, SEED, placement, convention)
+    pickles = sorted(subject.glob("VideoData/Session*/Cam*/cameraIntrinsicsExtrinsics.pickle"))
+    assert len(pickles) == 2 * len(cameras)
+    by_name = {camera.name: camera for camera in cameras}
+    for path in pickles:
+        path.write_bytes(pickle.dumps(calibration_pickle(by_name[path.parent.name]), protocol=4))
+    metadata = subject / "sessionMetadata.yaml"
+    content = yaml.safe_load(metadata.read_text())
+    content["checkerBoard"]["placement"] = placement
+    content["generator"]["placement_convention"] = convention
+    metadata.write_text(yaml.safe_dump(content, sort_keys=False))
     describe(root, tmp_path, placement_convention=convention)
-    calibration = tmp_path / "calibration" / "subject2" / "Session0.json"
     import json
 
-    meta = json.loads(calibration.read_text())["metadata"]
-    assert (meta["checkerboard_placement"], meta["placement_convention"]) == (placement, convention)
-    world_to_opensim = np.array(meta["world_to_opensim"])
-    truth = synthetic_cameras((-45, 0, 45), 4.0, (720, 1280), seed=0)
-    for camera, expected in zip(load_cameras(calibration), truth, strict=True):
-        np.testing.assert_allclose(
-            world_to_opensim @ camera.center_m(), expected.center_m(), atol=1e-6
+    truth = synthetic_cameras(ANGLES_DEG, DISTANCE_M, IMAGE_SIZE, seed=SEED)
+    for session in ("Session0", "Session1"):
+        calibration = tmp_path / "calibration" / "subject2" / f"{session}.json"
+        meta = json.loads(calibration.read_text())["metadata"]
+        assert (meta["checkerboard_placement"], meta["placement_convention"]) == (
+            placement,
+            convention,
         )
+        world_to_opensim = np.array(meta["world_to_opensim"])
+        for camera, expected in zip(load_cameras(calibration), truth, strict=True):
+            np.testing.assert_allclose(
+                world_to_opensim @ camera.center_m(), expected.center_m(), atol=1e-6
+            )
     if (convention, placement) == ("opencapbench", "ground"):
         # Read with the other convention, the cameras would stand elsewhere: the rules
         # really differ.
@@ -235,10 +233,10 @@ def test_subject_with_a_ground_board_is_read_in_opensim_frame(
 
 
 def test_unknown_or_missing_placement_skips_only_that_subject(
-    dataset: Path, tmp_path: Path
+    test_dataset: Path, tmp_path: Path
 ) -> None:
     copy = tmp_path / "copy"
-    shutil.copytree(dataset, copy)
+    shutil.copytree(test_dataset, copy)
     shutil.copytree(copy / "subject2", copy / "subject3")
     shutil.copytree(copy / "subject2", copy / "subject4")
     for subject, placement in (("subject3", "ceiling"), ("subject4", None)):
@@ -267,20 +265,20 @@ def test_unknown_or_missing_placement_skips_only_that_subject(
     )
 
 
-def test_scaling_modes_and_frame_rate_rule(dataset: Path, tmp_path: Path) -> None:
+def test_scaling_modes_and_frame_rate_rule(test_dataset: Path, tmp_path: Path) -> None:
     import json
 
-    mocap = describe(dataset, tmp_path)  # OpenCapBench's protocol by default
-    model = dataset / "subject2" / "OpenSimData" / "Mocap" / "Model" / "subject2_scaled.osim"
+    mocap = describe(test_dataset, tmp_path)  # OpenCapBench's protocol by default
+    model = test_dataset / "subject2" / "OpenSimData" / "Mocap" / "Model" / "subject2_scaled.osim"
     assert set(mocap["scaling_model"]) == {str(model)}
     calibration = tmp_path / "calibration" / "subject2" / "Session0.json"
     assert json.loads(calibration.read_text())["metadata"]["frame_rate_rule"] == "rounded"
-    video = describe(dataset, tmp_path, scaling="video", frame_rate="header")
+    video = describe(test_dataset, tmp_path, scaling="video", frame_rate="header")
     assert set(video["scaling_model"].fillna("")) == {""}
     assert json.loads(calibration.read_text())["metadata"]["frame_rate_rule"] == "header"
     # Without exactly one model to use, the subject is skipped with the reason.
     copy = tmp_path / "copy"
-    shutil.copytree(dataset, copy)
+    shutil.copytree(test_dataset, copy)
     models = copy / "subject2" / "OpenSimData" / "Mocap" / "Model"
     shutil.copy(models / "subject2_scaled.osim", models / "subject2_scaled_adjusted.osim")
     with pytest.raises(SampleSheetError, match="narrow the dataset's mocap_model pattern"):
@@ -293,7 +291,7 @@ def test_scaling_modes_and_frame_rate_rule(dataset: Path, tmp_path: Path) -> Non
         describe(copy, tmp_path)
     assert "subject2" in set(describe(copy, tmp_path, scaling="video")["subject"])
     with pytest.raises(SampleSheetError, match="frame_rate: 'exact' is not one of"):
-        describe(dataset, tmp_path, frame_rate="exact")
+        describe(test_dataset, tmp_path, frame_rate="exact")
 
 
 def test_activity_names() -> None:

@@ -11,7 +11,7 @@ import pytest
 from posebench.backends.base import BackendError
 from posebench.io.keypoints import Keypoints2D, load_keypoints, save_keypoints
 from posebench.markersets import get_marker_set
-from posebench.pose2d import run_pose2d
+from posebench.stages.pose2d import run as run_pose2d
 
 FRAMES = 40
 ANATOMICAL = get_marker_set("anatomical")
@@ -49,7 +49,8 @@ def run(video: Path, tmp_path: Path, **options: object) -> tuple[Keypoints2D, Ke
         video, output, model_name="oracle", backend="oracle", marker_set="anatomical",
         options=options, batch_size=16,
     )  # fmt: skip
-    projection = load_keypoints(video.with_name("squats1_oracle_keypoints.npz"))
+    trial = video.name.removesuffix("_syncdWithMocap.avi")
+    projection = load_keypoints(video.with_name(f"{trial}_oracle_keypoints.npz"))
     return load_keypoints(output), projection
 
 
@@ -66,6 +67,25 @@ def test_clean_oracle_returns_the_projection(tmp_path: Path) -> None:
     unmapped = [i for i, k in enumerate(ANATOMICAL.keypoints) if k not in ANATOMICAL.markers]
     assert (result.scores[:, unmapped] == 0).all()
     assert np.isnan(result.keypoints_px[:, unmapped]).all()
+
+
+def test_oracle_on_the_checked_in_subject(test_dataset: Path, tmp_path: Path) -> None:
+    # On the generator's own files, every marker the anatomical set maps to is projected:
+    # each mapped keypoint is detected on every frame slot, at its marker's projection.
+    video = test_dataset.joinpath(
+        "subject2", "VideoData", "Session1", "Cam1", "walking1", "walking1_syncdWithMocap.avi"
+    )
+    result, projection = run(video, tmp_path)
+    assert result.keypoint_names == ANATOMICAL.keypoints
+    assert result.n_frames == projection.n_frames == 21  # 2 s at 10 fps
+    assert (result.fps, result.image_size) == (10.0, (96, 96))
+    for keypoint, marker in ANATOMICAL.markers.items():
+        column = ANATOMICAL.keypoints.index(keypoint)
+        assert (result.scores[:, column] == 1).all(), keypoint
+        np.testing.assert_array_equal(
+            result.keypoints_px[:, column],
+            projection.keypoints_px[:, projection.keypoint_names.index(marker)],
+        )
 
 
 def test_noise_drops_outliers_and_occlusion(tmp_path: Path) -> None:

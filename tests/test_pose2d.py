@@ -1,21 +1,26 @@
-"""MediaPipe BlazePose on real demo video, and the errors of the pose2d stage."""
+"""The core of the pose2d stage with a fake backend, MediaPipe BlazePose on real demo video,
+and the errors of the stage."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from posebench.backends.base import BackendError
+from posebench.backends.base import BackendError, FrameBatch, PoseBackend
 from posebench.backends.registry import create_backend
 from posebench.io.keypoints import load_keypoints
 from posebench.markersets import MarkerSetError, get_marker_set
-from posebench.pose2d import run_pose2d
-from posebench.video import VideoError
-
-pytestmark = pytest.mark.mediapipe
+from posebench.pose_estimation import FrameKeypoints, estimate_keypoints, keypoints_on_slots
+from posebench.progress import FrameProgress
+from posebench.stages import pose2d
+from posebench.video import SlotStats, VideoError, VideoInfo, check_decoded_frames
 
 MODEL = {"model_name": "mediapipe-blazepose", "backend": "mediapipe", "marker_set": "blazepose"}
 
@@ -28,10 +33,101 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> None
     writer.release()
 
 
+class FakeBackend(PoseBackend):
+    """Keypoint k of a frame at (slot, grey level + k), score 1; a black frame has no person
+    (NaN, score 0). Records the slots of each call; `points` overrides the keypoint count."""
+
+    def __init__(self, points: int | None = None) -> None:
+        self.name = "fake"
+        self.keypoint_names = ("a", "b", "c")
+        self.marker_set = "none"
+        self.points = points
+        self.calls: list[list[int]] = []
+
+    def predict(
+        self, frames: FrameBatch, slots: Sequence[int]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        self.calls.append(list(slots))
+        count = self.points or len(self.keypoint_names)
+        keypoints = np.zeros((len(frames), count, 2), np.float32)
+        scores = np.ones((len(frames), count), np.float32)
+        for i, (frame, slot) in enumerate(zip(frames, slots, strict=True)):
+            keypoints[i, :, 0] = slot
+            keypoints[i, :, 1] = frame.mean() + np.arange(count)
+            if frame.max() == 0:
+                keypoints[i], scores[i] = np.nan, 0.0
+        return keypoints, scores
+
+
+def grey(level: int) -> np.ndarray:
+    return np.full((48, 64, 3), level, np.uint8)
+
+
+def test_estimate_keypoints_collects_every_batch() -> None:
+    backend = FakeBackend()
+    batches = [[(0, grey(10)), (1, grey(0))], [(3, grey(30))]]
+    progress: list[tuple[int, int]] = []
+    frames = estimate_keypoints(
+        iter(batches), backend, "fake", lambda done, slot: progress.append((done, slot))
+    )
+    assert backend.calls == [[0, 1], [3]]
+    assert progress == [(2, 1), (3, 3)]
+    assert frames.n_frames == 3 and frames.keypoint_names == ("a", "b", "c")
+    assert frames.keypoints_px.shape == (3, 3, 2) and frames.scores.shape == (3, 3)
+    np.testing.assert_array_equal(frames.keypoints_px[0], [[0, 10], [0, 11], [0, 12]])
+    np.testing.assert_array_equal(frames.keypoints_px[2, :, 0], [3, 3, 3])
+    assert np.isnan(frames.keypoints_px[1]).all() and (frames.scores[1] == 0).all()
+
+
+def test_estimate_keypoints_without_frames_and_with_wrong_shapes() -> None:
+    empty = estimate_keypoints([], FakeBackend(), "fake")
+    assert empty.keypoints_px.shape == (0, 3, 2) and empty.scores.shape == (0, 3)
+    with pytest.raises(
+        BackendError,
+        match=r"Model 'fake' returned keypoints \(1, 2, 2\) and scores \(1, 2\) for 1 frames; "
+        r"expected \(1, 3, 2\) and \(1, 3\)",
+    ):
+        estimate_keypoints([[(0, grey(10))]], FakeBackend(points=2), "fake")
+
+
+def test_keypoints_on_slots_fill_missing_slots() -> None:
+    info = VideoInfo(Path("v.avi"), fps=30.0, frame_count_header=5, width=64, height=48)
+    summary = check_decoded_frames(info, SlotStats(decoded=3, slots=[0, 1, 3]))
+    keypoints = np.arange(18, dtype=np.float64).reshape(3, 3, 2)
+    frames = FrameKeypoints(keypoints, np.full((3, 3), 0.5), ("a", "b", "c"))
+    result = keypoints_on_slots(
+        frames, summary, info, model_name="m", backend="fake", marker_set="none"
+    )
+    assert result.keypoints_px.dtype == np.float32 and result.n_frames == 5
+    np.testing.assert_array_equal(result.keypoints_px[[0, 1, 3]], keypoints)
+    assert np.isnan(result.keypoints_px[[2, 4]]).all() and (result.scores[[2, 4]] == 0).all()
+    assert (result.scores[[0, 1, 3]] == 0.5).all()
+    assert (result.fps, result.image_size, result.model) == (30.0, (64, 48), "m")
+    assert result.metadata == {
+        "video": "v.avi",
+        "backend": "fake",
+        "marker_set": "none",
+        "slots": summary.metadata(),
+    }
+    assert result.metadata["slots"]["missing_slot_indices"] == [2, 4]
+
+
+def test_frame_progress_is_throttled(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test_progress")
+    with caplog.at_level(logging.INFO, logger="test_progress"):
+        FrameProgress(log, Path("dir/v.mp4"), 10, 0.0, time.monotonic() - 2.0)(4, 5)
+        assert "v.mp4: 4 frames decoded, up to slot 5 of 10 (" in caplog.text
+        caplog.clear()
+        quiet = FrameProgress(log, Path("v.mp4"), 10, 3600.0, time.monotonic())
+        quiet(4, 5)
+    assert caplog.text == ""
+
+
+@pytest.mark.mediapipe
 def test_blazepose_on_demo_video(pose2sim_dir: Path, tmp_path: Path) -> None:
     video = pose2sim_dir / "Demo_SinglePerson" / "videos" / "cam01.mp4"
     output = tmp_path / "cam01.npz"
-    run_pose2d(video, output, options={}, batch_size=7, **MODEL)
+    pose2d.run(video, output, options={}, batch_size=7, **MODEL)
     keypoints = load_keypoints(output)
     assert keypoints.keypoints_px.shape == (100, 33, 2)
     assert keypoints.fps == pytest.approx(60.0)
@@ -45,27 +141,30 @@ def test_blazepose_on_demo_video(pose2sim_dir: Path, tmp_path: Path) -> None:
     assert np.nanmedian(keypoints.scores) > 0.8
 
 
+@pytest.mark.mediapipe
 def test_frames_without_person_are_nan_with_score_zero(tmp_path: Path) -> None:
     video = tmp_path / "empty.mp4"
     write_video(video, [np.full((240, 320, 3), 30, np.uint8) for _ in range(12)])
     output = tmp_path / "empty.npz"
-    run_pose2d(video, output, options={}, **MODEL)
+    pose2d.run(video, output, options={}, **MODEL)
     keypoints = load_keypoints(output)
     assert keypoints.n_frames == 12
     assert np.isnan(keypoints.keypoints_px).all()
     assert (keypoints.scores == 0).all()
 
 
+@pytest.mark.mediapipe
 def test_missing_and_corrupt_video(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="Video not found"):
-        run_pose2d(tmp_path / "absent.mp4", tmp_path / "o.npz", options={}, **MODEL)
+        pose2d.run(tmp_path / "absent.mp4", tmp_path / "o.npz", options={}, **MODEL)
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"\x00" * 1000)
     with pytest.raises(VideoError, match="corrupt.mp4"):
-        run_pose2d(corrupt, tmp_path / "o.npz", options={}, **MODEL)
+        pose2d.run(corrupt, tmp_path / "o.npz", options={}, **MODEL)
     assert not (tmp_path / "o.npz").exists()
 
 
+@pytest.mark.mediapipe
 def test_keypoints_must_match_marker_set() -> None:
     blazepose = get_marker_set("blazepose")
     with pytest.raises(
@@ -76,6 +175,7 @@ def test_keypoints_must_match_marker_set() -> None:
         get_marker_set("nope")
 
 
+@pytest.mark.mediapipe
 def test_backend_errors_are_clear() -> None:
     with pytest.raises(BackendError, match="Unknown pose backend 'nope'.*available: mediapipe"):
         create_backend("nope", "m", "blazepose", {})

@@ -8,6 +8,7 @@ lacks the frame) and that cameras with different dropped frames triangulate in s
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,14 +29,15 @@ from posebench.camera import save_cameras
 from posebench.datasets.layout import OPENCAP_CALIBRATION_FILE as CALIBRATION_FILE
 from posebench.datasets.opencap import read_camera
 from posebench.datasets.opencap_frames import board_to_opensim
-from posebench.datasets.synthetic import SyntheticSubject, generate_subject
-from posebench.detection import DetectionTrack, detect_video, load_detections, save_detections
+from posebench.datasets.synthetic import SyntheticSubject
+from posebench.datasets.synthetic.core import SyntheticTrial
+from posebench.detection import DetectionTrack, load_detections, save_detections
 from posebench.io.keypoints import Keypoints2D, load_keypoints
+from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
 from posebench.markersets import get_marker_set
-from posebench.pose2d import run_pose2d
 from posebench.reconstruction import TriangulationSettings
-from posebench.stages import triangulate
+from posebench.stages import detect, pose2d, triangulate
 from posebench.video import (
     SlotStats,
     SlotSummary,
@@ -241,22 +243,37 @@ def test_implausible_timestamps_are_an_error(
 
 
 @pytest.fixture(scope="module")
-def subject(pose2sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SyntheticSubject:
-    setup = pose2sim_dir / "OpenSim_Setup"
-    return generate_subject(
-        tmp_path_factory.mktemp("synthetic"),
-        model=setup / "Model_Pose2Sim_simple.osim",
-        marker_set=setup / "Markers_LSTM.xml",
-        geometry_dir=setup / "Geometry",
-        activities=("squats",),
-        camera_angles_deg=(-45, 0, 45),
+def subject(test_dataset: Path) -> SyntheticSubject:
+    """The checked-in synthetic subject (`.test/`), as its generator's summary
+    (`generated.json`) and files describe it."""
+    summary = json.loads((test_dataset / "generated.json").read_text())
+    settings = summary["settings"]
+    subject_dir = test_dataset / summary["subject_dir"]
+    trials = tuple(SyntheticTrial(**trial) for trial in summary["trials"])
+    first = trials[0].name
+    markers = read_trc(subject_dir / "MarkerData" / "Mocap" / f"{first}.trc")
+    motion = read_mot(subject_dir / "OpenSimData" / "Mocap" / "IK" / f"{first}.mot")
+    width, height = summary["image_size"]
+    return SyntheticSubject(
+        subject_dir=subject_dir,
+        subject=summary["subject"],
+        trials=trials,
+        cameras=tuple(summary["cameras"]),
+        marker_names=markers.marker_names,
+        coordinate_names=tuple(motion.table.columns[1:]),
+        fps=summary["fps"],
+        mocap_rate_hz=summary["mocap_rate_hz"],
+        image_size=(width, height),
+        mass_kg=settings["mass_kg"],
+        height_m=settings["height_m"],
+        seed=settings["seed"],
     )
 
 
-TRIAL = "squats1"
+TRIAL = "walking1"  # 2 s at 10 fps: 21 frame slots
 # Cam0 drops frames in the middle and the last one, Cam2 the first ones and others; every
 # slot keeps at least two cameras. Cam1 is left whole.
-DROPPED = {"Cam0": (40, 41, 42, 97, 150), "Cam2": (0, 1, 60, 98, 99, 120)}
+DROPPED = {"Cam0": (6, 7, 8, 13, 20), "Cam2": (0, 1, 10, 14, 15, 17)}
 
 
 def drop_frames(source: Path, target: Path, dropped: Sequence[int]) -> Path:
@@ -274,7 +291,7 @@ def drop_frames(source: Path, target: Path, dropped: Sequence[int]) -> Path:
 
 
 def oracle(video: Path, output: Path) -> Keypoints2D:
-    return run_pose2d(
+    return pose2d.run(
         video, output, model_name="oracle", backend="oracle", marker_set="anatomical",
         options={}, batch_size=16,
     )  # fmt: skip
@@ -367,14 +384,17 @@ def test_cameras_with_different_dropped_frames_triangulate_in_step(
     np.testing.assert_array_equal(dropped.times_s, whole.times_s)
     # Every slot keeps two cameras: the same markers as without dropped frames.
     np.testing.assert_allclose(dropped.positions_m, whole.positions_m, atol=2e-5)
-    # ... and as the generating markers, on the times both grids share (every 0.05 s).
+    # ... and as the generating markers at the mocap samples on a video frame's time (the
+    # TRC is resampled to 100 Hz; at 10 Hz and 10 fps every mocap sample is on a frame).
     truth = read_trc(subject.mocap_markers(TRIAL))
     columns = [truth.marker_names.index(name) for name in dropped.marker_names]
-    frames = {round(t * 100): i for i, t in enumerate(dropped.times_s)}
-    common = [k for k in range(0, len(truth.times_s), 5) if k in frames]
-    assert len(common) > 20
+    n_frames = subject.trial(TRIAL).n_video_frames
+    video_ms = {round(1000 * j / subject.fps) for j in range(n_frames)}
+    common = [k for k, t in enumerate(truth.times_s) if round(1000 * t) in video_ms]
+    assert len(common) == n_frames
+    frames = {round(1000 * t): i for i, t in enumerate(dropped.times_s)}
     np.testing.assert_allclose(
-        dropped.positions_m[[frames[k] for k in common]],
+        dropped.positions_m[[frames[round(1000 * truth.times_s[k])] for k in common]],
         truth.positions_m[common][:, columns],
         atol=1e-4,
     )
@@ -413,7 +433,7 @@ def figure_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_detect_video_has_one_row_per_slot(figure_video: Path, tmp_path: Path) -> None:
     weights = build_rtdetr(tmp_path / "rtdetr-tiny")
     output = tmp_path / "detections.npz"
-    detect_video(
+    detect.run(
         figure_video, weights, output, detector_name="rtdetr-tiny", score_threshold=0.0,
         batch_size=3, device="cpu",
     )  # fmt: skip
@@ -443,7 +463,7 @@ def hand_track(slots: int, header: int = FIGURE_SLOTS) -> DetectionTrack:
 
 
 def vitpose(video: Path, output: Path, weights: Path, detections: Path) -> None:
-    run_pose2d(
+    pose2d.run(
         video, output, model_name="coco-tiny", backend="vitpose", marker_set="coco17",
         options={"device": "cpu"}, batch_size=4, weights_dir=weights, detections=detections,
     )  # fmt: skip

@@ -31,7 +31,7 @@ from posebench.backends.registry import create_backend
 from posebench.backends.vitpose import VitPoseBackend
 from posebench.detection import DetectionTrack, save_detections
 from posebench.io.keypoints import load_keypoints
-from posebench.pose2d import run_pose2d
+from posebench.stages.pose2d import run as run_pose2d
 from posebench.video import iter_frame_slots
 
 pytestmark = pytest.mark.torch

@@ -1,16 +1,18 @@
-"""Stage `detect`: one person box per frame for top-down pose models, cached per detector.
+"""Person detection for top-down pose models: the core of the rule `detect` (its shell, which
+opens the video and the detector and writes the detection file, is `posebench.stages.detect`).
 
 An object detector (RT-DETR through Transformers' `AutoModelForObjectDetection`, loaded
-from a local weights folder) runs over every decodable frame of a camera video. Per frame
-the boxes labelled "person" with a score of at least `score_threshold` are candidates
-(OpenCapBench used 0.8), and a single subject is tracked through them (`select_box`):
-the first frame with any person starts the track at its best box; later frames continue
-it with the candidate overlapping the last kept box the most (IoU >= 0.1) and otherwise
-jump to the best candidate. Frames without a candidate are gaps (NaN box, score 0).
+from a local weights folder: `PersonDetector`) runs over every decodable frame of a camera
+video. Per frame the boxes labelled "person" with a score of at least `score_threshold` are
+candidates (OpenCapBench used 0.8), and `track_person` follows a single subject through
+them (`select_box`): the first frame with any person starts the track at its best box;
+later frames continue it with the candidate overlapping the last kept box the most (IoU >=
+0.1) and otherwise jump to the best candidate. Frames without a candidate are gaps (NaN box,
+score 0).
 
-The track has one row per frame slot of the video (`posebench.video`: slot j is the frame
-at t = j / fps); slots the video lacks (dropped frames) hold a NaN box and score 0, like
-gaps, and do not break the track (it continues from the last kept box).
+The track has one row per frame slot of the video (`track_on_slots`; `posebench.video`: slot
+j is the frame at t = j / fps); slots the video lacks (dropped frames) hold a NaN box and
+score 0, like gaps, and do not break the track (it continues from the last kept box).
 
 Detection file (one per detector and video): a NumPy archive with `boxes` (F, 4) float32
 x1, y1, x2, y2 in pixels of the original image, `scores` (F,) float32, and `meta`, a JSON
@@ -19,15 +21,13 @@ string with `format_version`, `detector`, `score_threshold`, `fps`, `image_size`
 count), `video`, `track_jumps` and `slots` (`posebench.video.SlotSummary.metadata`: slot
 count, missing slots and their first indices, timestamps or decode order; absent in files
 written before frames were placed on slots). It is written atomically.
-
-`prefetch` decodes ahead of the model in a background thread; the pose stage reuses it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,14 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from posebench.io.archive import read_archive, write_archive
-from posebench.video import (
-    SlotStats,
-    batched,
-    check_decoded_frames,
-    iter_frame_slots,
-    prefetch,
-    probe_video,
-)
+from posebench.progress import Progress
+from posebench.video import Frame, SlotBatch, SlotSummary, VideoInfo
 
 if TYPE_CHECKING:
     import torch
@@ -70,7 +64,7 @@ class DetectionTrack:
     without a frame; `scores` is (slots,) in [0, 1], 0 on those slots. `image_size` is
     (width, height); `frame_count_header` is the video header's frame count, which
     identifies the video. `slots` is the video's `SlotSummary.metadata()` (empty for tracks
-    not made by `detect_video`).
+    not made by `track_on_slots`).
     """
 
     boxes: npt.NDArray[np.float32]
@@ -259,7 +253,7 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[A
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-class _PersonDetector:
+class PersonDetector:
     """An object detector from a local Transformers checkpoint, returning person boxes."""
 
     def __init__(self, weights_dir: Path, name: str, device: str, precision: str) -> None:
@@ -325,34 +319,45 @@ class _PersonDetector:
         return candidates
 
 
-def detect_video(
-    video: Path,
-    weights_dir: Path,
-    output: Path,
-    *,
-    detector_name: str,
-    score_threshold: float = 0.8,
-    batch_size: int = 8,
-    device: str = "auto",
-    precision: str = "fp32",
-    progress_every_s: float = 10.0,
-) -> DetectionTrack:
-    """Detect and track the person in every decodable frame of `video`; save the track, one
-    row per frame slot, to `output` (see the module docstring for the format) and return it.
+Detector = Callable[
+    [list[Frame], float], list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]
+]
+"""Per frame of a batch, the person boxes (n, 4) x1, y1, x2, y2 and scores (n,) that reach
+the threshold given; a `PersonDetector` is one."""
 
-    Frames are decoded in a background thread and passed to the detector in batches of
-    `batch_size`; the video is never held in memory. Raises VideoError if no frame
-    decodes and DetectionError if the checkpoint cannot be used.
+
+@dataclass(frozen=True)
+class FrameBoxes:
+    """The tracked person box of each decoded frame, in decode order: `boxes` (frames, 4),
+    NaN where no candidate reached the threshold, `scores` (frames,), 0 there; `track_jumps`
+    counts the frames where the track left the last kept box for a non-overlapping one."""
+
+    boxes: npt.NDArray[np.float32]
+    scores: npt.NDArray[np.float32]
+    track_jumps: int
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.scores.shape[0])
+
+
+def track_person(
+    batches: Iterable[SlotBatch],
+    detector: Detector,
+    score_threshold: float,
+    progress: Progress | None = None,
+) -> FrameBoxes:
+    """Run `detector` on every batch of `batches` and follow one person through the
+    candidates of each frame (`select_box`; see the module docstring).
+
+    `progress`, if given, is called after each batch with the number of frames so far and
+    the batch's last slot.
     """
-    info = probe_video(video)
-    detector = _PersonDetector(weights_dir, detector_name, device, precision)
-    stats = SlotStats()
     boxes: list[npt.NDArray[np.float32]] = []
     scores: list[float] = []
     previous: npt.NDArray[np.float32] | None = None
     jumps = 0
-    started = last_report = time.monotonic()
-    for batch in prefetch(batched(iter_frame_slots(video, stats), batch_size)):
+    for batch in batches:
         for frame_boxes, frame_scores in detector([frame for _, frame in batch], score_threshold):
             index, jumped = select_box(frame_boxes, frame_scores, previous)
             if index is None:
@@ -363,38 +368,33 @@ def detect_video(
                 boxes.append(previous)
                 scores.append(float(frame_scores[index]))
                 jumps += jumped
-        now = time.monotonic()
-        if now - last_report >= progress_every_s:
-            log.info(
-                "%s: %d frames decoded, up to slot %d of %d (%.1f frames/s)",
-                video.name, len(boxes), batch[-1][0], info.frame_count_header,
-                len(boxes) / (now - started),
-            )  # fmt: skip
-            last_report = now
-    summary = check_decoded_frames(info, stats)
-    decoded = summary.decoded
-    track = DetectionTrack(
-        boxes=summary.on_slots(np.stack(boxes), np.nan),
-        scores=summary.on_slots(scores, 0.0),
+        if progress is not None:
+            progress(len(boxes), batch[-1][0])
+    stacked = np.stack(boxes) if boxes else np.empty((0, 4))
+    return FrameBoxes(
+        boxes=stacked.astype(np.float32), scores=np.array(scores, np.float32), track_jumps=jumps
+    )
+
+
+def track_on_slots(
+    frames: FrameBoxes,
+    summary: SlotSummary,
+    info: VideoInfo,
+    *,
+    detector_name: str,
+    score_threshold: float,
+) -> DetectionTrack:
+    """The track of a video, one row per frame slot of `summary` (NaN box and score 0 on the
+    missing slots), with the video's frame rate, image size and header frame count (`info`)."""
+    return DetectionTrack(
+        boxes=summary.on_slots(frames.boxes, np.nan),
+        scores=summary.on_slots(frames.scores, 0.0),
         detector=detector_name,
         score_threshold=float(score_threshold),
         fps=info.fps,
         image_size=(info.width, info.height),
-        video=str(video),
+        video=str(info.path),
         frame_count_header=info.frame_count_header,
-        track_jumps=jumps,
+        track_jumps=frames.track_jumps,
         slots=summary.metadata(),
     )
-    elapsed = time.monotonic() - started
-    gaps = int((~track.found()[summary.slots]).sum())
-    log.info(
-        "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
-        "without a person; the track jumped %d times (no box overlapping the previous one by "
-        "IoU >= %.1f)",
-        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
-        summary.missing.size, gaps, jumps, TRACK_MIN_IOU,
-    )  # fmt: skip
-    if gaps == decoded:
-        log.warning("%s: no person with score >= %.2f in any frame", video, score_threshold)
-    save_detections(output, track)
-    return track

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from posebench.keys import RESULT_KEYS
 from posebench.logs import TERMINAL
 
 if TYPE_CHECKING:
@@ -71,16 +72,7 @@ SCORED_DOFS: tuple[str, ...] = (
 LAG_DOFS: tuple[str, str] = ("knee_angle_r", "knee_angle_l")
 """The DOFs whose mean absolute difference decides the lag (right, left)."""
 
-KEY_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "setup",
-    "subject",
-    "session",
-    "trial",
-    "activity",
-    "model",
-    "scaling",
-)
+KEY_COLUMNS: tuple[str, ...] = (*RESULT_KEYS, "activity", "model", "scaling")
 """Columns identifying a trial's scores, prepended by :func:`trial_scores_table`
 (``scaling``: how the OpenSim model was scaled, ``video`` or ``mocap``)."""
 

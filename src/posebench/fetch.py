@@ -10,7 +10,6 @@ opencap-core at a pinned commit, checked against pinned SHA-256s (or from a loca
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from posebench.io.atomic import atomic_output, move_into_place, write_json
 from posebench.io.errors import read_json
-from posebench.io.hashing import sha256_of
+from posebench.io.hashing import sha256_of, sha256_of_stream
 from posebench.logs import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -140,11 +139,8 @@ def member_hashes(wheel: Path, prefix: str, members: Sequence[str]) -> dict[str,
     hashes: dict[str, str] = {}
     with zipfile.ZipFile(wheel) as archive:
         for name in _select_members(archive, wheel.name, prefix, members):
-            digest = hashlib.sha256()
             with archive.open(name) as src:
-                while chunk := src.read(1 << 20):
-                    digest.update(chunk)
-            hashes[name[len(prefix) :]] = digest.hexdigest()
+                hashes[name[len(prefix) :]] = sha256_of_stream(src)
     return hashes
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from posebench.keys import RESULT_KEYS
+
 if TYPE_CHECKING:
     from posebench.io.mot import MotData
     from posebench.reports.triangulation import SyncReport, TriangulationReport
@@ -162,9 +164,5 @@ def combine_tables(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     if not tables:
         raise SummaryError("No per-trial tables to aggregate")
     combined = pd.concat(tables, ignore_index=True)
-    key_columns = [
-        c
-        for c in ("dataset", "setup", "subject", "session", "trial", "model", "coordinate", "dof")
-        if c in combined
-    ]
+    key_columns = [c for c in (*RESULT_KEYS, "model", "coordinate", "dof") if c in combined]
     return combined.sort_values(key_columns, kind="stable").reset_index(drop=True)

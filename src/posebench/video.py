@@ -20,7 +20,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 T = TypeVar("T")
+
+Frame = npt.NDArray[np.uint8]
+"""A decoded RGB frame, uint8 (H, W, 3)."""
+SlotBatch = Sequence[tuple[int, Frame]]
+"""Consecutive decoded frames with their frame slots: (slot, RGB uint8 (H, W, 3) frame)."""
 log = logging.getLogger(__name__)
 
 #: How rows of keypoint and detection files map to frames; a parameter of the pose2d and

@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from posebench.detection import detect_video
 from posebench.logs import log_to_file
+from posebench.stages.detect import run
 from posebench.weights import load_manifest
 
 log_to_file(snakemake.log[0])
 detector = snakemake.params.detector
 options = detector.get("options", {})
-detect_video(
+run(
     Path(snakemake.input.video),
     load_manifest(Path(snakemake.input.weights)).path,
     Path(snakemake.output[0]),

@@ -3,14 +3,14 @@
 from pathlib import Path
 
 from posebench.logs import log_to_file
-from posebench.pose2d import run_pose2d
+from posebench.stages.pose2d import run
 from posebench.weights import load_manifest
 
 log_to_file(snakemake.log[0])
 model = snakemake.params.model
 weights = snakemake.input.get("weights")
 detections = snakemake.input.get("detections")
-run_pose2d(
+run(
     Path(snakemake.input.video),
     Path(snakemake.output[0]),
     model_name=snakemake.wildcards.model,

@@ -54,10 +54,82 @@ from posebench.video import probe_video
 
 if TYPE_CHECKING:
     import torch
+    from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
 
 log = logging.getLogger(__name__)
 
 _OPTIONS: dict[str, Any] = {"device": "auto", "precision": "fp32", "crop_batch_size": 32}
+
+
+def _parse_options(model_name: str, options: Mapping[str, Any]) -> tuple[str, str, int]:
+    """(device, precision, crop_batch_size) from the model's `options` over the defaults;
+    BackendError for an unknown option or a crop_batch_size that is not an integer >= 1."""
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise BackendError(
+            f"Model {model_name!r}: unknown vitpose options {sorted(unknown)}; "
+            f"allowed: {sorted(_OPTIONS)}."
+        )
+    settings = {**_OPTIONS, **options}
+    crop_batch_size = settings["crop_batch_size"]
+    if isinstance(crop_batch_size, bool) or not isinstance(crop_batch_size, int):
+        raise BackendError(
+            f"Model {model_name!r}: option crop_batch_size={crop_batch_size!r} must be an "
+            "integer >= 1."
+        )
+    if crop_batch_size < 1:
+        raise BackendError(
+            f"Model {model_name!r}: option crop_batch_size={crop_batch_size} must be >= 1."
+        )
+    return str(settings["device"]), str(settings["precision"]), crop_batch_size
+
+
+def _require_libraries(model_name: str) -> None:
+    """BackendError naming the model when PyTorch or Transformers' ViTPose is missing."""
+    try:
+        import torch  # noqa: F401
+        from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor  # noqa: F401
+    except ImportError as error:
+        raise BackendError(
+            f"Model {model_name!r}: the vitpose backend needs PyTorch and Transformers "
+            "(pip install -e '.[vitpose]')."
+        ) from error
+
+
+def _load_checkpoint(
+    model_name: str, marker_set: str, n_keypoints: int, weights_dir: Path
+) -> tuple[VitPoseImageProcessor, VitPoseForPoseEstimation]:
+    """The image processor and model saved in `weights_dir`; BackendError when they cannot be
+    loaded or the model does not output the `n_keypoints` keypoints of `marker_set`."""
+    from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
+
+    try:
+        processor = VitPoseImageProcessor.from_pretrained(weights_dir, local_files_only=True)
+        model = VitPoseForPoseEstimation.from_pretrained(weights_dir, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise BackendError(
+            f"Model {model_name!r}: cannot load a ViTPose checkpoint from {weights_dir}: "
+            f"{error}. Delete the folder and re-run the fetch_weights rule."
+        ) from error
+    count = model.config.num_labels
+    if count != n_keypoints:
+        raise BackendError(
+            f"Model {model_name!r}: the checkpoint in {weights_dir} outputs {count} "
+            f"keypoints, marker set {marker_set!r} has {n_keypoints}. Set the "
+            "model's marker_set in config/config.yaml to the checkpoint's keypoints "
+            "(anatomical: 52 SynthPose keypoints, coco17: 17 COCO keypoints)."
+        )
+    return processor, model
+
+
+def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions PyTorch raises when GPU memory runs out."""
+    import torch
+
+    return (
+        torch.cuda.OutOfMemoryError,
+        getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+    )
 
 
 class VitPoseBackend(PoseBackend):
@@ -66,71 +138,27 @@ class VitPoseBackend(PoseBackend):
     def __init__(
         self, model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
     ) -> None:
-        unknown = set(options) - set(_OPTIONS)
-        if unknown:
-            raise BackendError(
-                f"Model {model_name!r}: unknown vitpose options {sorted(unknown)}; "
-                f"allowed: {sorted(_OPTIONS)}."
-            )
-        settings = {**_OPTIONS, **options}
-        crop_batch_size = settings["crop_batch_size"]
-        if isinstance(crop_batch_size, bool) or not isinstance(crop_batch_size, int):
-            raise BackendError(
-                f"Model {model_name!r}: option crop_batch_size={crop_batch_size!r} must be an "
-                "integer >= 1."
-            )
-        if crop_batch_size < 1:
-            raise BackendError(
-                f"Model {model_name!r}: option crop_batch_size={crop_batch_size} must be >= 1."
-            )
+        device, precision, crop_batch_size = _parse_options(model_name, options)
         if weights_dir is None:
             raise BackendError(
                 f"Model {model_name!r} needs weights; run fetch_weights (give the model "
                 "`weights:` in config/config.yaml)."
             )
-        try:
-            import torch
-            from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
-        except ImportError as error:
-            raise BackendError(
-                f"Model {model_name!r}: the vitpose backend needs PyTorch and Transformers "
-                "(pip install -e '.[vitpose]')."
-            ) from error
+        _require_libraries(model_name)
         self.name = model_name
         self.marker_set = marker_set
         self.keypoint_names = get_marker_set(marker_set).keypoints
         self._device, self._precision = resolve_device(
-            str(settings["device"]),
-            str(settings["precision"]),
-            f"Model {model_name!r}",
-            BackendError,
+            device, precision, f"Model {model_name!r}", BackendError
         )
-        try:
-            self._processor = VitPoseImageProcessor.from_pretrained(
-                weights_dir, local_files_only=True
-            )
-            model = VitPoseForPoseEstimation.from_pretrained(weights_dir, local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise BackendError(
-                f"Model {model_name!r}: cannot load a ViTPose checkpoint from {weights_dir}: "
-                f"{error}. Delete the folder and re-run the fetch_weights rule."
-            ) from error
-        count = model.config.num_labels
-        if count != len(self.keypoint_names):
-            raise BackendError(
-                f"Model {model_name!r}: the checkpoint in {weights_dir} outputs {count} "
-                f"keypoints, marker set {marker_set!r} has {len(self.keypoint_names)}. Set the "
-                "model's marker_set in config/config.yaml to the checkpoint's keypoints "
-                "(anatomical: 52 SynthPose keypoints, coco17: 17 COCO keypoints)."
-            )
+        self._processor, model = _load_checkpoint(
+            model_name, marker_set, len(self.keypoint_names), weights_dir
+        )
         self._model = model.eval().to(self._device)
         # ViTPose+ (mixture of experts) checkpoints: expert 0 is the COCO one.
         self._moe = getattr(model.config.backbone_config, "num_experts", 1) > 1
         self._crop_batch_size = crop_batch_size
-        self._out_of_memory: tuple[type[BaseException], ...] = (
-            torch.cuda.OutOfMemoryError,
-            getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
-        )
+        self._out_of_memory = _out_of_memory_errors()
         self._track: DetectionTrack | None = None
         self._video: Path | None = None
         self._detections: Path | None = None

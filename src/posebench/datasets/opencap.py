@@ -158,6 +158,21 @@ def _describe_session(
     if len(camera_dirs) < 2:
         found.skip(subject, session, "*", f"fewer than two calibrated cameras in {session_dir}")
         return {}
+    trials = _session_trials(subject, session, camera_dirs, found)
+    if not trials:
+        found.skip(subject, session, "*", "no trial with videos")
+        return {}
+    _write_calibration(
+        calibration, session_dir, camera_dirs, next(iter(trials.values())), placement, options
+    )
+    return trials
+
+
+def _session_trials(
+    subject: str, session: str, camera_dirs: list[Path], found: Discovery
+) -> dict[str, list[Path]]:
+    """{trial: videos in camera order} of the trials with a video in every camera; the others
+    are reported in `found`."""
     trial_sets = [
         {
             p.name
@@ -174,12 +189,21 @@ def _describe_session(
             found.skip(subject, session, trial, "no video in every camera")
             continue
         trials[trial] = [cam / trial / f"{trial}{OPENCAP_VIDEO_SUFFIX}" for cam in camera_dirs]
-    if not trials:
-        found.skip(subject, session, "*", "no trial with videos")
-        return {}
-    first_videos = next(iter(trials.values()))
+    return trials
+
+
+def _write_calibration(
+    calibration: Path,
+    session_dir: Path,
+    camera_dirs: list[Path],
+    videos: list[Path],
+    placement: str,
+    options: Mapping[str, Any],
+) -> None:
+    """Write the session's cameras to `calibration`, each with the image size of its video in
+    `videos` (one per camera)."""
     cameras = []
-    for cam, video in zip(camera_dirs, first_videos, strict=True):
+    for cam, video in zip(camera_dirs, videos, strict=True):
         info = probe_video(video)
         cameras.append(
             read_camera(cam / OPENCAP_CALIBRATION_FILE, cam.name, (info.width, info.height))
@@ -198,7 +222,6 @@ def _describe_session(
             "frame_rate_rule": str(options["frame_rate"]),
         },
     )
-    return trials
 
 
 def _options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,6 +256,114 @@ def _mocap_model(subject_dir: Path, pattern: str) -> tuple[Path | None, str]:
     )
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """A subject whose sessions are described: its folder, session folders and metadata, and
+    (`scaling: mocap`) its mocap-scaled model."""
+
+    directory: Path
+    session_dirs: list[Path]
+    mass_kg: float
+    height_m: float | None
+    placement: str
+    scaling_model: Path | None
+
+
+def _check_subject(
+    subject_dir: Path, options: Mapping[str, Any], found: Discovery
+) -> _Subject | None:
+    """The subject under `subject_dir`, or None (reported in `found`) when it has no videos,
+    no checkerboard placement its convention has a rule for, or (`scaling: mocap`) not
+    exactly one mocap-scaled model."""
+    subject = subject_dir.name
+    session_dirs = sorted(p for p in (subject_dir / "VideoData").glob("Session*") if p.is_dir())
+    if not session_dirs:
+        found.skip(
+            subject, "*", "*", f"no videos ({subject_dir / 'VideoData'} is missing or empty)"
+        )
+        return None
+    metadata_file = subject_dir / OPENCAP_METADATA_FILE
+    mass_kg, height_m, placement = read_metadata(metadata_file)
+    if placement is None:
+        found.skip(subject, "*", "*", f"{metadata_file} has no checkerBoard.placement")
+        return None
+    try:
+        placement_rule(placement, str(options["placement_convention"]))
+    except PlacementError as error:
+        found.skip(subject, "*", "*", f"{metadata_file}: {error}")
+        return None
+    scaling_model: Path | None = None
+    if options["scaling"] == "mocap":
+        scaling_model, reason = _mocap_model(subject_dir, str(options["mocap_model"]))
+        if scaling_model is None:
+            found.skip(subject, "*", "*", reason)
+            return None
+    return _Subject(subject_dir, session_dirs, mass_kg, height_m, placement, scaling_model)
+
+
+def _scaling_trial(sessions: Mapping[str, Mapping[str, list[Path]]]) -> tuple[str, str] | None:
+    """(session, trial) of the first `static*` trial, or None when there is none."""
+    static = [
+        (session, trial)
+        for session, trials in sessions.items()
+        for trial in trials
+        if trial.lower().startswith(STATIC_PREFIX)
+    ]
+    return static[0] if static else None
+
+
+def _add_subject_rows(
+    found: Discovery,
+    dataset: str,
+    subject: _Subject,
+    sessions: Mapping[str, Mapping[str, list[Path]]],
+    scaling: tuple[str, str],
+    calibration_dir: Path,
+    options: Mapping[str, Any],
+) -> None:
+    """Add to `found` one row per video of the subject's selected trials and of its scaling
+    trial; a selected trial without ground truth (other than a static one) is skipped."""
+    name = subject.directory.name
+    scaling_session, scaling_trial = scaling
+    for session, trials in sessions.items():
+        for trial, videos in trials.items():
+            truth = subject.directory.joinpath(*OPENCAP_GROUND_TRUTH_DIR, f"{trial}.mot")
+            is_scaling = (session, trial) == (scaling_session, scaling_trial)
+            selected = (
+                is_selected(session, options.get("sessions"))
+                and is_selected(trial, options.get("trials"))
+                and is_selected(activity_of(trial), options.get("activities"))
+            )
+            if not selected and not is_scaling:
+                continue
+            if not truth.is_file() and not trial.lower().startswith(STATIC_PREFIX):
+                found.skip(name, session, trial, f"no ground truth {truth}")
+                continue
+            evaluate = selected and truth.is_file() and not trial.lower().startswith(STATIC_PREFIX)
+            for video in videos:
+                found.rows.append(
+                    {
+                        "dataset": dataset,
+                        "subject": name,
+                        "session": session,
+                        "trial": trial,
+                        "camera": video.parent.parent.name,
+                        "video": str(video),
+                        "calibration": str(calibration_dir / name / f"{session}.json"),
+                        "mass_kg": subject.mass_kg,
+                        "height_m": subject.height_m,
+                        "activity": activity_of(trial),
+                        "scaling_session": scaling_session,
+                        "scaling_trial": scaling_trial,
+                        "scaling_model": str(subject.scaling_model)
+                        if subject.scaling_model
+                        else "",
+                        "ground_truth": str(truth) if truth.is_file() else "",
+                        "evaluate": "yes" if evaluate else "no",
+                    }
+                )
+
+
 def describe_opencap(
     root: Path, dataset: str, calibration_dir: Path, options: Mapping[str, Any]
 ) -> pd.DataFrame:
@@ -253,89 +384,24 @@ def describe_opencap(
     options = _options(options)
     found = Discovery()
     for subject_dir in subject_dirs:
-        subject = subject_dir.name
-        if not is_selected(subject, options.get("subjects")):
+        name = subject_dir.name
+        if not is_selected(name, options.get("subjects")):
             continue
-        session_dirs = sorted(p for p in (subject_dir / "VideoData").glob("Session*") if p.is_dir())
-        if not session_dirs:
-            found.skip(
-                subject, "*", "*", f"no videos ({subject_dir / 'VideoData'} is missing or empty)"
-            )
+        subject = _check_subject(subject_dir, options, found)
+        if subject is None:
             continue
-        metadata_file = subject_dir / OPENCAP_METADATA_FILE
-        mass_kg, height_m, placement = read_metadata(metadata_file)
-        if placement is None:
-            found.skip(subject, "*", "*", f"{metadata_file} has no checkerBoard.placement")
-            continue
-        try:
-            placement_rule(placement, str(options["placement_convention"]))
-        except PlacementError as error:
-            found.skip(subject, "*", "*", f"{metadata_file}: {error}")
-            continue
-        scaling_model: Path | None = None
-        if options["scaling"] == "mocap":
-            scaling_model, reason = _mocap_model(subject_dir, str(options["mocap_model"]))
-            if scaling_model is None:
-                found.skip(subject, "*", "*", reason)
-                continue
         sessions = {
             s.name: _describe_session(
-                subject_dir,
-                s,
-                placement,
-                calibration_dir / subject / f"{s.name}.json",
-                found,
-                options,
+                subject_dir, s, subject.placement, calibration_dir / name / f"{s.name}.json",
+                found, options,
             )
-            for s in session_dirs
-        }
-        static = [
-            (session, trial)
-            for session, trials in sessions.items()
-            for trial in trials
-            if trial.lower().startswith(STATIC_PREFIX)
-        ]
-        if not static:
-            found.skip(subject, "*", "*", "no static trial to scale the model on")
+            for s in subject.session_dirs
+        }  # fmt: skip
+        scaling = _scaling_trial(sessions)
+        if scaling is None:
+            found.skip(name, "*", "*", "no static trial to scale the model on")
             continue
-        scaling_session, scaling_trial = static[0]
-        for session, trials in sessions.items():
-            for trial, videos in trials.items():
-                truth = subject_dir.joinpath(*OPENCAP_GROUND_TRUTH_DIR, f"{trial}.mot")
-                is_scaling = (session, trial) == (scaling_session, scaling_trial)
-                selected = (
-                    is_selected(session, options.get("sessions"))
-                    and is_selected(trial, options.get("trials"))
-                    and is_selected(activity_of(trial), options.get("activities"))
-                )
-                if not selected and not is_scaling:
-                    continue
-                if not truth.is_file() and not trial.lower().startswith(STATIC_PREFIX):
-                    found.skip(subject, session, trial, f"no ground truth {truth}")
-                    continue
-                evaluate = (
-                    selected and truth.is_file() and not trial.lower().startswith(STATIC_PREFIX)
-                )
-                for video in videos:
-                    found.rows.append(
-                        {
-                            "dataset": dataset,
-                            "subject": subject,
-                            "session": session,
-                            "trial": trial,
-                            "camera": video.parent.parent.name,
-                            "video": str(video),
-                            "calibration": str(calibration_dir / subject / f"{session}.json"),
-                            "mass_kg": mass_kg,
-                            "height_m": height_m,
-                            "activity": activity_of(trial),
-                            "scaling_session": scaling_session,
-                            "scaling_trial": scaling_trial,
-                            "scaling_model": str(scaling_model) if scaling_model else "",
-                            "ground_truth": str(truth) if truth.is_file() else "",
-                            "evaluate": "yes" if evaluate else "no",
-                        }
-                    )
+        _add_subject_rows(found, dataset, subject, sessions, scaling, calibration_dir, options)
     samples = pd.DataFrame(found.rows)
     samples.attrs["skipped"] = found.skipped
     return samples

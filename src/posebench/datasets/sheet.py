@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posebench.io.atomic import atomic_output
+from posebench.keys import VIDEO_KEYS
 from posebench.names import RULE as NAME_RULE
 from posebench.names import unsafe_names
 
 if TYPE_CHECKING:
     import pandas as pd
 
-KEY_COLUMNS = ["dataset", "subject", "session", "trial", "camera"]
 SAMPLE_COLUMNS = [
-    *KEY_COLUMNS,
+    *VIDEO_KEYS,
     "video",  # path to the camera's video of this trial
     "calibration",  # path to the session's calibration JSON (all cameras)
     "mass_kg",  # participant mass
@@ -57,13 +57,13 @@ def check_sample_rows(rows: Sequence[Mapping[str, Any]], source: str) -> None:
         raise SampleSheetError(f"{source}: missing columns {missing}; expected {SAMPLE_COLUMNS}")
     seen: dict[tuple[str, ...], int] = {}
     for row in rows:
-        key = tuple(str(row[c]) for c in KEY_COLUMNS)
+        key = tuple(str(row[c]) for c in VIDEO_KEYS)
         seen[key] = seen.get(key, 0) + 1
     duplicated = sorted(key for key, count in seen.items() if count > 1)
     if duplicated:
         listed = "\n".join("  " + "/".join(key) for key in duplicated)
         raise SampleSheetError(f"{source}: duplicated sample keys:\n{listed}")
-    for column in (*KEY_COLUMNS, "scaling_session", "scaling_trial"):
+    for column in (*VIDEO_KEYS, "scaling_session", "scaling_trial"):
         bad = unsafe_names(str(row[column]) for row in rows)
         if bad:
             raise SampleSheetError(
@@ -127,7 +127,7 @@ def validate_samples(samples: pd.DataFrame, source: str) -> pd.DataFrame:
     if missing:
         raise SampleSheetError(f"{source}: missing columns {missing}; expected {SAMPLE_COLUMNS}")
     check_sample_rows(samples.to_dict("records"), source)
-    return samples[SAMPLE_COLUMNS].sort_values(KEY_COLUMNS).reset_index(drop=True)
+    return samples[SAMPLE_COLUMNS].sort_values(list(VIDEO_KEYS)).reset_index(drop=True)
 
 
 def write_samples(path: Path, samples: pd.DataFrame) -> None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import IO
+
+
+def sha256_of_stream(handle: IO[bytes], chunk_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of what is left to read in a binary stream, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(chunk_bytes):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def sha256_of(path: Path | str, chunk_bytes: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_of_stream(handle, chunk_bytes)

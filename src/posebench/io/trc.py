@@ -96,21 +96,42 @@ def write_trc(
     times = np.asarray(times_s, dtype=np.float64)
     positions = np.asarray(positions_m, dtype=np.float64)
     _check_write_inputs(path, names, times, positions, data_rate_hz, units)
-    n_frames = times.shape[0]
-    if frame_numbers is None:
-        frames = np.arange(1, n_frames + 1, dtype=np.int64)
-    else:
-        frames = np.asarray(frame_numbers)
-        if frames.shape != (n_frames,) or not np.issubdtype(frames.dtype, np.integer):
-            raise ValueError(
-                f"{path}: frame_numbers must be an integer array of shape ({n_frames},), "
-                f"got dtype {frames.dtype} and shape {frames.shape}; pass one integer frame "
-                "number per time, or None for 1..T."
-            )
+    frames = _frame_numbers(path, frame_numbers, times.shape[0])
     values = positions / UNIT_TO_M[units]
+    lines = _header_lines(path.name, names, frames, data_rate_hz, units)
+    lines.extend(_data_lines(frames, times, values.reshape(times.shape[0], 3 * len(names))))
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _frame_numbers(
+    path: Path, frame_numbers: NDArray[np.integer] | None, n_frames: int
+) -> NDArray[np.integer]:
+    """`frame_numbers`, checked to be (n_frames,) integers, or 1..n_frames when None."""
+    if frame_numbers is None:
+        return np.arange(1, n_frames + 1, dtype=np.int64)
+    frames = np.asarray(frame_numbers)
+    if frames.shape != (n_frames,) or not np.issubdtype(frames.dtype, np.integer):
+        raise ValueError(
+            f"{path}: frame_numbers must be an integer array of shape ({n_frames},), "
+            f"got dtype {frames.dtype} and shape {frames.shape}; pass one integer frame "
+            "number per time, or None for 1..T."
+        )
+    return frames
+
+
+def _header_lines(
+    file_name: str,
+    names: tuple[str, ...],
+    frames: NDArray[np.integer],
+    data_rate_hz: float,
+    units: str,
+) -> list[str]:
+    """The five header lines of a TRC file named `file_name` with markers `names` and frame
+    numbers `frames`."""
+    n_frames = frames.shape[0]
     rate = f"{data_rate_hz:.{_DECIMALS}f}"
-    lines = [
-        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
+    return [
+        f"PathFileType\t4\t(X/Y/Z)\t{file_name}",
         "\t".join(_METADATA_NAMES),
         "\t".join(
             [
@@ -127,12 +148,19 @@ def write_trc(
         "Frame#\tTime\t" + "\t".join(f"{name}\t\t" for name in names),
         "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, len(names) + 1)),
     ]
-    flat = values.reshape(n_frames, 3 * len(names))
-    for frame, time, row in zip(frames, times, flat, strict=True):
+
+
+def _data_lines(
+    frames: NDArray[np.integer], times: NDArray[np.float64], values: NDArray[np.float64]
+) -> list[str]:
+    """One line per frame: frame number, time and the (T, 3M) `values`, fixed decimals, NaN
+    for missing ones."""
+    lines = []
+    for frame, time, row in zip(frames, times, values, strict=True):
         fields = [str(int(frame)), f"{time:.{_DECIMALS}f}"]
         fields.extend("NaN" if math.isnan(v) else f"{v:.{_DECIMALS}f}" for v in row)
         lines.append("\t".join(fields))
-    write_text(path, "\n".join(lines) + "\n")
+    return lines
 
 
 def _check_write_inputs(
@@ -197,6 +225,22 @@ def read_trc(path: Path) -> TrcData:
 
 def _read_trc(path: Path) -> TrcData:
     lines = path.read_text(encoding="utf-8").splitlines()
+    meta, names = _read_header(path, lines)
+    frames, times, rows = _read_rows(path, lines, len(names))
+    positions = np.array(rows, dtype=np.float64).reshape(len(rows), len(names), 3)
+    return TrcData(
+        marker_names=names,
+        frame_numbers=np.array(frames, dtype=np.int64),
+        times_s=np.array(times, dtype=np.float64),
+        positions=positions,
+        data_rate_hz=float(meta["DataRate"]),
+        units=meta["Units"],
+    )
+
+
+def _read_header(path: Path, lines: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The metadata (name: value) and marker names of the header lines of `path`, checked:
+    DataRate, NumMarkers and Units present, known Units, and as many names as NumMarkers."""
     if len(lines) < _N_HEADER_LINES:
         raise ValueError(
             f"{path}: a TRC file needs {_N_HEADER_LINES} header lines, found {len(lines)} "
@@ -228,7 +272,16 @@ def _read_trc(path: Path) -> TrcData:
             f"{path}: header says NumMarkers={meta['NumMarkers']} but line 4 names "
             f"{len(names)} markers {list(names)}."
         )
-    n_fields = 2 + 3 * len(names)
+    return meta, names
+
+
+def _read_rows(
+    path: Path, lines: list[str], n_markers: int
+) -> tuple[list[int], list[float], list[list[float]]]:
+    """Frame numbers, times and 3 * `n_markers` coordinates of each data line of `path`
+    (after the header), skipping blank lines; empty fields are NaN and empty trailing fields
+    are dropped."""
+    n_fields = 2 + 3 * n_markers
     frames: list[int] = []
     times: list[float] = []
     rows: list[list[float]] = []
@@ -241,7 +294,7 @@ def _read_trc(path: Path) -> TrcData:
         if len(fields) != n_fields:
             raise ValueError(
                 f"{path}: line {line_number} has {len(fields)} tab-separated fields, expected "
-                f"{n_fields} (Frame#, Time and X Y Z for {len(names)} markers)."
+                f"{n_fields} (Frame#, Time and X Y Z for {n_markers} markers)."
             )
         try:
             frames.append(int(fields[0]))
@@ -249,12 +302,4 @@ def _read_trc(path: Path) -> TrcData:
             rows.append([float(f) if f.strip() else math.nan for f in fields[2:]])
         except ValueError as exc:
             raise ValueError(f"{path}: line {line_number} is not numeric: {exc}.") from exc
-    positions = np.array(rows, dtype=np.float64).reshape(len(rows), len(names), 3)
-    return TrcData(
-        marker_names=names,
-        frame_numbers=np.array(frames, dtype=np.int64),
-        times_s=np.array(times, dtype=np.float64),
-        positions=positions,
-        data_rate_hz=float(meta["DataRate"]),
-        units=units,
-    )
+    return frames, times, rows

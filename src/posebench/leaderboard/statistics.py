@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from posebench.evaluation import KEY_COLUMNS, SCORED_DOFS
+from posebench.keys import RECORDING_KEYS
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,8 @@ MEAN_COLUMN = "mean"
 """Column holding the mean of the 12 joints."""
 
 JOINT_COLUMNS: tuple[str, ...] = (*(joint.name for joint in OCB_JOINTS), MEAN_COLUMN)
-"""Value columns of :func:`joint_table`, in published order."""
-
-TRIAL_COLUMNS: tuple[str, ...] = ("dataset", "subject", "session", "trial")
-"""Columns identifying a recording: the unit that is averaged and resampled."""
+"""Value columns of :func:`joint_table`, in published order. A recording
+(`posebench.keys.RECORDING_KEYS`) is the unit that is averaged and resampled."""
 
 LEADING_COLUMNS: tuple[str, ...] = ("setup", "model", "scaling", "trials", "nan_scores")
 """First columns of :func:`leaderboard_table`'s result, before the joints and intervals."""
@@ -307,7 +306,7 @@ def _check_recordings(long: pd.DataFrame) -> None:
             "motion capture and one scaled on video are not comparable, so they are never "
             "ranked in one table. Give each mode its own dataset entry in the config."
         )
-    activities = long.groupby(list(TRIAL_COLUMNS))["activity"].nunique()
+    activities = long.groupby(list(RECORDING_KEYS))["activity"].nunique()
     if (activities > 1).any():
         raise LeaderboardError(
             f"recording {activities[activities > 1].index[0]} has several activities; "
@@ -334,9 +333,9 @@ def _joint_table(wide: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 
 def _recordings(wide: pd.DataFrame, setup: str, model: str) -> pd.DataFrame:
-    """One model's rows on one setup, indexed by TRIAL_COLUMNS."""
+    """One model's rows on one setup, indexed by RECORDING_KEYS."""
     selected = wide.xs((setup, model), level=("setup", "model"))
-    return selected.droplevel(["activity", "scaling"]).reorder_levels(list(TRIAL_COLUMNS))
+    return selected.droplevel(["activity", "scaling"]).reorder_levels(list(RECORDING_KEYS))
 
 
 def _paired_comparison(
@@ -395,7 +394,7 @@ def _paired_values(
     if common.empty:
         raise LeaderboardError(
             f"models {model_a!r} ({len(rows_a)} trials) and {model_b!r} ({len(rows_b)} "
-            f"trials) share no recording (same {list(TRIAL_COLUMNS)}) on setup {setup!r}; "
+            f"trials) share no recording (same {list(RECORDING_KEYS)}) on setup {setup!r}; "
             "expected at least one. Score both models on the same trials."
         )
     values_a = rows_a.loc[common].to_numpy(dtype=np.float64)

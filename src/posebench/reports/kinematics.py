@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from posebench.io.errors import read_json, reading
-from posebench.reports.fields import require_keys
+from posebench.reports.fields import (
+    dataclass_from_json,
+    dataclass_to_json,
+    json_keys,
+    require_keys,
+)
 
 Factors = tuple[float, float, float]
 """Scale factors of a body along its x, y and z axes (dimensionless)."""
@@ -26,10 +31,6 @@ def _require_mode(content: object, mode: str, keys: Iterable[str], kind: str) ->
     if found != mode:
         raise ValueError(f"scaling_mode is {found!r}, expected {mode!r}")
     return require_keys(content, keys, f"the {kind}")
-
-
-def _factors_to_json(factors: Mapping[str, Factors]) -> dict[str, list[float]]:
-    return {body: list(values) for body, values in factors.items()}
 
 
 def _factors_from_json(content: Mapping[str, Any]) -> dict[str, Factors]:
@@ -67,54 +68,24 @@ class VideoScalingReport:
     model_mass_kg: float
     scale_factors: dict[str, Factors]
 
-    _KEYS: ClassVar[tuple[str, ...]] = (
-        "trc",
-        "marker_set",
-        "opensim_files",
-        "scaling_setup_changes",
-        "mass_kg",
-        "height_m",
-        "scaling_markers",
-        "static_window_s",
-        "model_mass_kg",
-        "scale_factors",
-    )
-
     def to_json(self) -> dict[str, Any]:
-        """The report as JSON content (lists for tuples)."""
-        return {
-            "scaling_mode": self.scaling_mode,
-            "trc": self.trc,
-            "marker_set": self.marker_set,
-            "opensim_files": dict(self.opensim_files),
-            "scaling_setup_changes": {
-                change: list(names) for change, names in self.scaling_setup_changes.items()
-            },
-            "mass_kg": self.mass_kg,
-            "height_m": self.height_m,
-            "scaling_markers": list(self.scaling_markers),
-            "static_window_s": list(self.static_window_s),
-            "model_mass_kg": self.model_mass_kg,
-            "scale_factors": _factors_to_json(self.scale_factors),
-        }
+        """The report as JSON content (lists for tuples), `scaling_mode` first."""
+        return {"scaling_mode": self.scaling_mode, **dataclass_to_json(self)}
 
     @classmethod
     def from_json(cls, content: object) -> VideoScalingReport:
         """The report of JSON content written by `to_json`; ValueError naming a missing key."""
-        fields = _require_mode(content, cls.scaling_mode, cls._KEYS, "video scaling report")
+        fields = _require_mode(content, cls.scaling_mode, json_keys(cls), "video scaling report")
         start, end = fields["static_window_s"]
-        return cls(
-            trc=fields["trc"],
-            marker_set=fields["marker_set"],
+        return dataclass_from_json(
+            cls,
+            fields,
             opensim_files=dict(fields["opensim_files"]),
             scaling_setup_changes={
                 change: tuple(names) for change, names in fields["scaling_setup_changes"].items()
             },
-            mass_kg=fields["mass_kg"],
-            height_m=fields["height_m"],
             scaling_markers=tuple(fields["scaling_markers"]),
             static_window_s=(start, end),
-            model_mass_kg=fields["model_mass_kg"],
             scale_factors=_factors_from_json(fields["scale_factors"]),
         )
 
@@ -147,43 +118,24 @@ class MocapScalingReport:
     marker_scale_factors: dict[str, Factors]
     warning: str | None = None
 
-    _KEYS: ClassVar[tuple[str, ...]] = (
-        "scaled_model_source",
-        "marker_set",
-        "opensim_files",
-        "mass_kg",
-        "height_m",
-        "model_mass_kg",
-        "marker_scale_factors",
-    )
-
     def to_json(self) -> dict[str, Any]:
-        """The report as JSON content (lists for tuples; `warning` only when there is one)."""
-        content: dict[str, Any] = {
-            "scaling_mode": self.scaling_mode,
-            "scaled_model_source": self.scaled_model_source,
-            "marker_set": self.marker_set,
-            "opensim_files": dict(self.opensim_files),
-            "mass_kg": self.mass_kg,
-            "height_m": self.height_m,
-            "model_mass_kg": self.model_mass_kg,
-            "marker_scale_factors": _factors_to_json(self.marker_scale_factors),
-        }
-        if self.warning is not None:
-            content["warning"] = self.warning
+        """The report as JSON content (lists for tuples; `warning` only when there is one),
+        `scaling_mode` first."""
+        content = {"scaling_mode": self.scaling_mode, **dataclass_to_json(self)}
+        if self.warning is None:
+            del content["warning"]
         return content
 
     @classmethod
     def from_json(cls, content: object) -> MocapScalingReport:
-        """The report of JSON content written by `to_json`; ValueError naming a missing key."""
-        fields = _require_mode(content, cls.scaling_mode, cls._KEYS, "mocap scaling report")
-        return cls(
-            scaled_model_source=fields["scaled_model_source"],
-            marker_set=fields["marker_set"],
+        """The report of JSON content written by `to_json`; ValueError naming a missing key
+        (`warning` may be missing: there is none)."""
+        keys = json_keys(cls, optional=("warning",))
+        fields = _require_mode(content, cls.scaling_mode, keys, "mocap scaling report")
+        return dataclass_from_json(
+            cls,
+            fields,
             opensim_files=dict(fields["opensim_files"]),
-            mass_kg=fields["mass_kg"],
-            height_m=fields["height_m"],
-            model_mass_kg=fields["model_mass_kg"],
             marker_scale_factors=_factors_from_json(fields["marker_scale_factors"]),
             warning=fields.get("warning"),
         )
@@ -241,50 +193,21 @@ class IkReport:
     rms_marker_error_m: float
     max_marker_error_m: float
 
-    _KEYS: ClassVar[tuple[str, ...]] = (
-        "trc",
-        "model",
-        "ik_setup",
-        "ik_tasks_left_out",
-        "ik_weights_overridden",
-        "accuracy",
-        "frames",
-        "time_range_s",
-        "rms_marker_error_m",
-        "max_marker_error_m",
-    )
-
     def to_json(self) -> dict[str, Any]:
         """The report as JSON content (lists for tuples)."""
-        return {
-            "trc": self.trc,
-            "model": self.model,
-            "ik_setup": self.ik_setup,
-            "ik_tasks_left_out": list(self.ik_tasks_left_out),
-            "ik_weights_overridden": dict(self.ik_weights_overridden),
-            "accuracy": self.accuracy,
-            "frames": self.frames,
-            "time_range_s": list(self.time_range_s),
-            "rms_marker_error_m": self.rms_marker_error_m,
-            "max_marker_error_m": self.max_marker_error_m,
-        }
+        return dataclass_to_json(self)
 
     @classmethod
     def from_json(cls, content: object) -> IkReport:
         """The report of JSON content written by `to_json`; ValueError naming a missing key."""
-        fields = require_keys(content, cls._KEYS, "the IK report")
+        fields = require_keys(content, json_keys(cls), "the IK report")
         start, end = fields["time_range_s"]
-        return cls(
-            trc=fields["trc"],
-            model=fields["model"],
-            ik_setup=fields["ik_setup"],
+        return dataclass_from_json(
+            cls,
+            fields,
             ik_tasks_left_out=tuple(fields["ik_tasks_left_out"]),
             ik_weights_overridden=dict(fields["ik_weights_overridden"]),
-            accuracy=fields["accuracy"],
-            frames=fields["frames"],
             time_range_s=(start, end),
-            rms_marker_error_m=fields["rms_marker_error_m"],
-            max_marker_error_m=fields["max_marker_error_m"],
         )
 
     @classmethod

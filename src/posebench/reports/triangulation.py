@@ -16,7 +16,12 @@ from typing import Any, ClassVar
 
 from posebench.io.atomic import write_json
 from posebench.io.errors import read_json, reading
-from posebench.reports.fields import require_keys
+from posebench.reports.fields import (
+    dataclass_from_json,
+    dataclass_to_json,
+    json_keys,
+    require_keys,
+)
 
 
 @dataclass(frozen=True)
@@ -33,23 +38,14 @@ class CameraQuality:
     detection_fraction: float
     median_reprojection_error_px: float | None
 
-    _KEYS: ClassVar[tuple[str, ...]] = ("detection_fraction", "median_reprojection_error_px")
-
     def to_json(self) -> dict[str, Any]:
         """The entry as JSON content."""
-        return {
-            "detection_fraction": self.detection_fraction,
-            "median_reprojection_error_px": self.median_reprojection_error_px,
-        }
+        return dataclass_to_json(self)
 
     @classmethod
     def from_json(cls, content: object, where: str) -> CameraQuality:
         """The entry of JSON content; ValueError naming `where` and a missing key."""
-        fields = require_keys(content, cls._KEYS, where)
-        return cls(
-            detection_fraction=fields["detection_fraction"],
-            median_reprojection_error_px=fields["median_reprojection_error_px"],
-        )
+        return dataclass_from_json(cls, require_keys(content, json_keys(cls), where))
 
 
 @dataclass(frozen=True)
@@ -76,40 +72,16 @@ class CameraSyncReport:
     observations: int
     not_measured: str | None
 
-    _KEYS: ClassVar[tuple[str, ...]] = (
-        "offset_frames",
-        "error_px_at_zero",
-        "error_px_at_offset",
-        "error_px_by_offset",
-        "frames",
-        "observations",
-        "not_measured",
-    )
-
     def to_json(self) -> dict[str, Any]:
         """The entry as JSON content (a list for the tuple)."""
-        return {
-            "offset_frames": self.offset_frames,
-            "error_px_at_zero": self.error_px_at_zero,
-            "error_px_at_offset": self.error_px_at_offset,
-            "error_px_by_offset": list(self.error_px_by_offset),
-            "frames": self.frames,
-            "observations": self.observations,
-            "not_measured": self.not_measured,
-        }
+        return dataclass_to_json(self)
 
     @classmethod
     def from_json(cls, content: object, where: str) -> CameraSyncReport:
         """The entry of JSON content; ValueError naming `where` and a missing key."""
-        fields = require_keys(content, cls._KEYS, where)
-        return cls(
-            offset_frames=fields["offset_frames"],
-            error_px_at_zero=fields["error_px_at_zero"],
-            error_px_at_offset=fields["error_px_at_offset"],
-            error_px_by_offset=tuple(fields["error_px_by_offset"]),
-            frames=fields["frames"],
-            observations=fields["observations"],
-            not_measured=fields["not_measured"],
+        fields = require_keys(content, json_keys(cls), where)
+        return dataclass_from_json(
+            cls, fields, error_px_by_offset=tuple(fields["error_px_by_offset"])
         )
 
 
@@ -137,43 +109,18 @@ class SyncReport:
     max_evaluated_frames: int
     cameras: dict[str, CameraSyncReport]
 
-    _KEYS: ClassVar[tuple[str, ...]] = (
-        "enabled",
-        "max_offset_frames",
-        "correct",
-        "applied",
-        "min_improvement_fraction",
-        "min_improvement_px",
-        "max_evaluated_frames",
-        "cameras",
-    )
-
     def to_json(self) -> dict[str, Any]:
         """The entry as JSON content."""
-        return {
-            "enabled": self.enabled,
-            "max_offset_frames": self.max_offset_frames,
-            "correct": self.correct,
-            "applied": self.applied,
-            "min_improvement_fraction": self.min_improvement_fraction,
-            "min_improvement_px": self.min_improvement_px,
-            "max_evaluated_frames": self.max_evaluated_frames,
-            "cameras": {name: entry.to_json() for name, entry in self.cameras.items()},
-        }
+        return dataclass_to_json(self)
 
     @classmethod
     def from_json(cls, content: object, where: str) -> SyncReport:
         """The entry of JSON content; ValueError naming `where` and a missing key."""
-        fields = require_keys(content, cls._KEYS, where)
+        fields = require_keys(content, json_keys(cls), where)
         cameras = require_keys(fields["cameras"], (), f"{where}.cameras")
-        return cls(
-            enabled=fields["enabled"],
-            max_offset_frames=fields["max_offset_frames"],
-            correct=fields["correct"],
-            applied=fields["applied"],
-            min_improvement_fraction=fields["min_improvement_fraction"],
-            min_improvement_px=fields["min_improvement_px"],
-            max_evaluated_frames=fields["max_evaluated_frames"],
+        return dataclass_from_json(
+            cls,
+            fields,
             cameras={
                 name: CameraSyncReport.from_json(entry, f"{where}.cameras.{name}")
                 for name, entry in cameras.items()
@@ -238,25 +185,6 @@ class TriangulationReport:
     mean_reprojection_error_px: float | None
     marker_valid_fraction: dict[str, float]
 
-    _KEYS: ClassVar[tuple[str, ...]] = (
-        "cameras",
-        "keypoint_files",
-        "video_fps",
-        "video_frames",
-        "output_rate_hz",
-        "output_frames",
-        "dropped_empty_frames",
-        "trimmed_leading_frames",
-        "trimmed_trailing_frames",
-        "start_time_s",
-        "gap_filled_samples",
-        "max_gap_frames",
-        "filter_cutoff_hz",
-        "left_right_swapped_frames",
-        "views_rejected_fraction",
-        "mean_reprojection_error_px",
-        "marker_valid_fraction",
-    )
     _LATER_KEYS: ClassVar[tuple[str, ...]] = (
         "cameras_configured",
         "cameras_used",
@@ -269,35 +197,9 @@ class TriangulationReport:
     """Keys older reports lack (see the module's docstring)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The report as JSON content (lists for tuples), every key included."""
-        return {
-            "cameras": list(self.cameras_used),
-            "cameras_configured": list(self.cameras_configured),
-            "cameras_used": list(self.cameras_used),
-            "cameras_dropped": dict(self.cameras_dropped),
-            "camera_quality": {
-                name: quality.to_json() for name, quality in self.camera_quality.items()
-            },
-            "keypoint_files": list(self.keypoint_files),
-            "video_fps": self.video_fps,
-            "time_base_fps": self.time_base_fps,
-            "time_base_source": self.time_base_source,
-            "video_frames": self.video_frames,
-            "output_rate_hz": self.output_rate_hz,
-            "output_frames": self.output_frames,
-            "dropped_empty_frames": self.dropped_empty_frames,
-            "trimmed_leading_frames": self.trimmed_leading_frames,
-            "trimmed_trailing_frames": self.trimmed_trailing_frames,
-            "start_time_s": self.start_time_s,
-            "gap_filled_samples": self.gap_filled_samples,
-            "max_gap_frames": self.max_gap_frames,
-            "filter_cutoff_hz": self.filter_cutoff_hz,
-            "left_right_swapped_frames": dict(self.left_right_swapped_frames),
-            "sync": None if self.sync is None else self.sync.to_json(),
-            "views_rejected_fraction": self.views_rejected_fraction,
-            "mean_reprojection_error_px": self.mean_reprojection_error_px,
-            "marker_valid_fraction": dict(self.marker_valid_fraction),
-        }
+        """The report as JSON content (lists for tuples), every key included, and the cameras
+        used also as `cameras`, the key older readers know."""
+        return {"cameras": list(self.cameras_used), **dataclass_to_json(self)}
 
     @classmethod
     def from_json(cls, content: object, *, require_all: bool = False) -> TriangulationReport:
@@ -306,11 +208,15 @@ class TriangulationReport:
         Keys older reports lack are read with the fallbacks of the module's docstring, or
         required too with `require_all`.
         """
-        keys = (*cls._KEYS, *cls._LATER_KEYS) if require_all else cls._KEYS
-        fields = require_keys(content, keys, "the report")
+        optional = () if require_all else cls._LATER_KEYS
+        fields = require_keys(
+            content, ("cameras", *json_keys(cls, optional=optional)), "the report"
+        )
         used = tuple(fields.get("cameras_used", fields["cameras"]))
         sync = fields.get("sync")
-        return cls(
+        return dataclass_from_json(
+            cls,
+            fields,
             cameras_configured=tuple(fields.get("cameras_configured", used)),
             cameras_used=used,
             cameras_dropped=dict(fields.get("cameras_dropped", {})),
@@ -319,23 +225,10 @@ class TriangulationReport:
                 for name, entry in fields.get("camera_quality", {}).items()
             },
             keypoint_files=tuple(fields["keypoint_files"]),
-            video_fps=fields["video_fps"],
             time_base_fps=fields.get("time_base_fps"),
             time_base_source=fields.get("time_base_source"),
-            video_frames=fields["video_frames"],
-            output_rate_hz=fields["output_rate_hz"],
-            output_frames=fields["output_frames"],
-            dropped_empty_frames=fields["dropped_empty_frames"],
-            trimmed_leading_frames=fields["trimmed_leading_frames"],
-            trimmed_trailing_frames=fields["trimmed_trailing_frames"],
-            start_time_s=fields["start_time_s"],
-            gap_filled_samples=fields["gap_filled_samples"],
-            max_gap_frames=fields["max_gap_frames"],
-            filter_cutoff_hz=fields["filter_cutoff_hz"],
             left_right_swapped_frames=dict(fields["left_right_swapped_frames"]),
             sync=None if sync is None else SyncReport.from_json(sync, "the report's sync"),
-            views_rejected_fraction=fields["views_rejected_fraction"],
-            mean_reprojection_error_px=fields["mean_reprojection_error_px"],
             marker_valid_fraction=dict(fields["marker_valid_fraction"]),
         )
 

@@ -1,0 +1,84 @@
+"""Stage `detect`: one camera video and a detector's weights folder in; the tracked person box
+of every frame slot out (a detection file, format in `posebench.detection`).
+
+The computation is `posebench.detection`; this module streams the video's frames through the
+detector and writes the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from posebench.detection import (
+    TRACK_MIN_IOU,
+    DetectionTrack,
+    PersonDetector,
+    save_detections,
+    track_on_slots,
+    track_person,
+)
+from posebench.progress import FrameProgress
+from posebench.video import (
+    SlotStats,
+    SlotSummary,
+    batched,
+    check_decoded_frames,
+    iter_frame_slots,
+    prefetch,
+    probe_video,
+)
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    video: Path,
+    weights_dir: Path,
+    output: Path,
+    *,
+    detector_name: str,
+    score_threshold: float = 0.8,
+    batch_size: int = 8,
+    device: str = "auto",
+    precision: str = "fp32",
+    progress_every_s: float = 10.0,
+) -> DetectionTrack:
+    """Detect and track the person in every decodable frame of `video` with the detector in
+    `weights_dir`; save the track, one row per frame slot, to `output` and return it.
+
+    Frames are decoded in a background thread and passed to the detector in batches of
+    `batch_size`; the video is never held in memory. Raises VideoError if no frame
+    decodes and DetectionError if the checkpoint cannot be used.
+    """
+    info = probe_video(video)
+    detector = PersonDetector(weights_dir, detector_name, device, precision)
+    stats = SlotStats()
+    started = time.monotonic()
+    progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)
+    batches = prefetch(batched(iter_frame_slots(video, stats), batch_size))
+    frames = track_person(batches, detector, score_threshold, progress)
+    summary = check_decoded_frames(info, stats)
+    track = track_on_slots(
+        frames, summary, info, detector_name=detector_name, score_threshold=score_threshold
+    )
+    _log_result(video, track, summary, time.monotonic() - started)
+    save_detections(output, track)
+    return track
+
+
+def _log_result(video: Path, track: DetectionTrack, summary: SlotSummary, elapsed: float) -> None:
+    """Log the frame rate, the frame slots, the frames without a person and the track's
+    jumps; warn when no frame has a person."""
+    decoded = summary.decoded
+    gaps = int((~track.found()[summary.slots]).sum())
+    log.info(
+        "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
+        "without a person; the track jumped %d times (no box overlapping the previous one by "
+        "IoU >= %.1f)",
+        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
+        summary.missing.size, gaps, track.track_jumps, TRACK_MIN_IOU,
+    )  # fmt: skip
+    if gaps == decoded:
+        log.warning("%s: no person with score >= %.2f in any frame", video, track.score_threshold)

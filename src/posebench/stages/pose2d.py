@@ -1,0 +1,93 @@
+"""Stage `pose2d`: one camera video in; the 2D keypoints of one pose model out, one row per
+frame slot (a keypoint archive, `posebench.io.keypoints`).
+
+The computation is `posebench.pose_estimation`; this module streams the video's frames
+through the model and writes the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from posebench.backends.registry import create_backend
+from posebench.io.keypoints import Keypoints2D, save_keypoints
+from posebench.markersets import get_marker_set
+from posebench.pose_estimation import estimate_keypoints, keypoints_on_slots
+from posebench.progress import FrameProgress
+from posebench.video import (
+    SlotStats,
+    SlotSummary,
+    batched,
+    check_decoded_frames,
+    iter_frame_slots,
+    prefetch,
+    probe_video,
+)
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    video: Path,
+    output: Path,
+    *,
+    model_name: str,
+    backend: str,
+    marker_set: str,
+    options: Mapping[str, Any],
+    batch_size: int = 16,
+    progress_every_s: float = 10.0,
+    weights_dir: Path | None = None,
+    detections: Path | None = None,
+) -> Keypoints2D:
+    """Estimate 2D keypoints on every decodable frame of `video` with the model `model_name`
+    (backend `backend`, `options`, `weights_dir`; `detections`: the video's person boxes,
+    for top-down models) and save them to `output`, one row per frame slot.
+
+    Frames are decoded (ahead, in a background thread) and passed to the model in batches
+    of `batch_size` with their slots; the whole video is never in memory. Raises VideoError
+    if no frame decodes, and a clear error if the model's keypoints do not match its marker
+    set.
+    """
+    info = probe_video(video)
+    markers = get_marker_set(marker_set)
+    stats = SlotStats()
+    started = time.monotonic()
+    progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)
+    with create_backend(backend, model_name, marker_set, options, weights_dir) as model:
+        markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
+        model.start_video(video, detections)
+        # Decoding runs ahead in a background thread, overlapping the model's inference.
+        batches = prefetch(batched(iter_frame_slots(video, stats), batch_size), depth=1)
+        # Progress messages count the frames decoded so far (`stats`), ahead of the model.
+        frames = estimate_keypoints(
+            batches, model, model_name, lambda _, slot: progress(len(stats.slots), slot)
+        )
+        summary = check_decoded_frames(info, stats)
+        model.end_video(summary.n_slots)
+    elapsed = time.monotonic() - started
+    result = keypoints_on_slots(
+        frames, summary, info, model_name=model_name, backend=backend, marker_set=marker_set
+    )
+    _log_result(video, result, summary, elapsed)
+    save_keypoints(output, result)
+    return result
+
+
+def _log_result(video: Path, result: Keypoints2D, summary: SlotSummary, elapsed: float) -> None:
+    """Log the frame rate, the frame slots and the frames without a person; warn when no
+    frame has one."""
+    decoded = summary.decoded
+    without_person = int((~result.detected_frames()[summary.slots]).sum())
+    log.info(
+        "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
+        "without a person",
+        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
+        summary.missing.size, without_person,
+    )  # fmt: skip
+    if without_person == decoded:
+        log.warning("%s: no person detected in any frame", video)
