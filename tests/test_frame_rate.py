@@ -14,14 +14,10 @@ import pytest
 from posebench.evaluation import DURATION_TOLERANCE_S, EvaluationError, duration_check
 from posebench.io.mot import write_mot
 from posebench.io.trc import read_trc
-from posebench.reconstruction import (
-    ReconstructionError,
-    TriangulationSettings,
-    reconstruct,
-    time_base_fps,
-)
+from posebench.reconstruction import TriangulationSettings, reconstruct
 from posebench.stages.evaluate import read_joint_angles
 from posebench.stages.triangulate import run
+from posebench.views import ReconstructionError, time_base_fps
 from test_reconstruction import (
     CAMERA_NAMES,
     EXACT,

@@ -12,7 +12,7 @@ from posebench.backends.base import BackendError
 from posebench.backends.vitpose import _parse_options
 from posebench.datasets.opencap import _scaling_trial
 from posebench.io.trc import _data_lines, _frame_numbers, _header_lines
-from posebench.triangulation import (
+from posebench.sync import (
     SYNC_MIN_IMPROVEMENT_FRACTION,
     SYNC_MIN_IMPROVEMENT_PX,
     _evaluated_frames,

@@ -26,12 +26,7 @@ from posebench.io.errors import UnreadableFileError
 from posebench.io.keypoints import Keypoints2D, load_keypoints, save_keypoints
 from posebench.io.trc import TrcData, read_trc
 from posebench.markersets import MarkerSetError, get_marker_set
-from posebench.reconstruction import (
-    ReconstructionError,
-    TrialViews,
-    TriangulationSettings,
-    reconstruct,
-)
+from posebench.reconstruction import TriangulationSettings, reconstruct
 from posebench.reports.triangulation import TriangulationReport
 from posebench.skeletons import BLAZEPOSE_KEYPOINTS
 from posebench.stages.triangulate import run
@@ -40,6 +35,7 @@ from posebench.triangulation import (
     reprojection_errors_px,
     triangulate_robust,
 )
+from posebench.views import ReconstructionError, TrialViews
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -424,7 +420,7 @@ def test_blind_camera_is_dropped_and_reported(
     else:
         scores[2] = 0.0
     files, calibration = write_trial(tmp_path, keypoints, scores)
-    with caplog.at_level(logging.WARNING, logger="posebench.reconstruction"):
+    with caplog.at_level(logging.WARNING, logger="posebench.views"):
         report, trc = reconstruct_files(tmp_path, files, calibration, EXACT)
 
     reason = "cam2 dropped: person detected in 0 of 60 frames (0%; min_detection_fraction 0.2)"
@@ -524,7 +520,7 @@ def test_per_camera_detection_fraction_and_median_error(tmp_path: Path) -> None:
 def test_image_sizes_match_up_to_codec_padding(
     video: tuple[int, int], calibrated: tuple[int, int], same: bool
 ) -> None:
-    from posebench.reconstruction import same_image_size
+    from posebench.views import same_image_size
 
     assert same_image_size(video, calibrated) is same
 

@@ -1,4 +1,5 @@
-"""Tests for weighted DLT triangulation and reprojection errors on synthetic cameras."""
+"""Tests for weighted DLT triangulation, reprojection errors, left/right swap correction
+and the per-camera time offsets of `posebench.sync`, on synthetic cameras."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import pytest
 
 from posebench.camera import Camera
 from posebench.skeletons import BLAZEPOSE_KEYPOINTS
+from posebench.sync import estimate_camera_offsets, shift_camera_frames
 from posebench.triangulation import (
     correct_left_right_swaps,
-    estimate_camera_offsets,
     mirror_permutation,
     reprojection_errors_px,
-    shift_camera_frames,
     triangulate_dlt,
     triangulate_keypoints,
     triangulate_robust,

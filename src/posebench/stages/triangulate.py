@@ -1,8 +1,8 @@
 """Stage `triangulate`: one trial's keypoint files and calibration in; its markers (TRC),
 reprojection errors (CSV) and `triangulation.json` out.
 
-The computation is `posebench.reconstruction`; this module reads the inputs and writes the
-files.
+The checks of the inputs are `posebench.views` and the computation is
+`posebench.reconstruction`; this module reads the inputs and writes the files.
 """
 
 from __future__ import annotations
@@ -16,16 +16,9 @@ from posebench.io.errors import read_json
 from posebench.io.keypoints import load_keypoints
 from posebench.io.trc import write_trc
 from posebench.markersets import MarkerSet, get_marker_set
-from posebench.reconstruction import (
-    Reconstruction,
-    TrialViews,
-    TriangulationSettings,
-    check_camera_count,
-    reconstruct,
-    select_cameras,
-    trial_views,
-)
+from posebench.reconstruction import Reconstruction, TriangulationSettings, reconstruct
 from posebench.reports.triangulation import TriangulationReport
+from posebench.views import TrialViews, check_camera_count, select_cameras, trial_views
 
 
 def run(
@@ -57,7 +50,7 @@ def _read_trial(
     settings: TriangulationSettings,
 ) -> TrialViews:
     """Read the keypoint files and the cameras of the camera file `calibration`, and check
-    them (`posebench.reconstruction.trial_views`)."""
+    them (`posebench.views.trial_views`)."""
     cameras = select_cameras(load_cameras(calibration), camera_names, calibration)
     views = [load_keypoints(path) for path in keypoint_files]
     for view, path in zip(views, keypoint_files, strict=True):
