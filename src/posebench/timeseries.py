@@ -252,8 +252,4 @@ def _stillest_start(
 
 def _longest_run(mask: npt.NDArray[np.bool_]) -> int:
     """Length of the longest run of True values in a 1-D boolean array."""
-    longest = current = 0
-    for value in mask:
-        current = current + 1 if value else 0
-        longest = max(longest, current)
-    return longest
+    return max((stop - start for start, stop, _ in _finite_segments(mask[:, None])), default=0)

@@ -131,7 +131,7 @@ def write_mot(path: Path, table: pd.DataFrame, *, name: str, in_degrees: bool) -
     """Write a table as an OpenSim ``.mot`` file.
 
     Args:
-        path: output file; its parent directory must exist.
+        path: output file; written atomically; missing parent folders are created.
         table: one row per frame with a ``time`` column (seconds, finite, strictly
             increasing) and numeric columns whose names contain no whitespace. ``time`` is
             written first, the other columns in table order.

@@ -79,7 +79,7 @@ def write_trc(
     """Write marker trajectories as an OpenSim-readable TRC file.
 
     Args:
-        path: output file; its parent directory must exist.
+        path: output file; written atomically; missing parent folders are created.
         marker_names: M unique marker labels without whitespace.
         times_s: (T,) strictly increasing, finite times in seconds.
         positions_m: (T, M, 3) positions in metres; NaN marks a missing marker. They are

@@ -15,7 +15,7 @@ from posebench.io.atomic import move_into_place
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
 from posebench.opensim.markers import check_ik_markers, frames_in_range
-from posebench.opensim.setups import UNASSIGNED, require_file
+from posebench.opensim.setups import UNASSIGNED, add_geometry_dir, require_file
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,7 @@ def run_inverse_kinematics(
         require_file(label, file)
     if not (math.isfinite(accuracy) and accuracy > 0):
         raise ValueError(f"accuracy must be a positive number, got {accuracy}.")
-    if geometry_dir is not None:
-        osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+    add_geometry_dir(geometry_dir)
     trc_data = read_trc(trc)
     if time_range_s is None:
         time_range_s = (float(trc_data.times_s[0]), float(trc_data.times_s[-1]))

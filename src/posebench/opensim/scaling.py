@@ -15,9 +15,9 @@ import opensim as osim
 from numpy.typing import NDArray
 
 from posebench.io.atomic import move_into_place
-from posebench.io.trc import read_trc
+from posebench.io.trc import TrcData, read_trc
 from posebench.opensim.markers import check_scaling_markers, scaling_marker_names
-from posebench.opensim.setups import UNASSIGNED, require_file
+from posebench.opensim.setups import UNASSIGNED, add_geometry_dir, require_file
 from posebench.reports.kinematics import Factors
 
 #: Plausible range of a body's scale factor (dimensionless, per axis).
@@ -61,6 +61,7 @@ def scale_model(
     time_range_s: tuple[float, float],
     output_model: Path,
     geometry_dir: Path | None,
+    trc_data: TrcData | None = None,
 ) -> ScaleResult:
     """Scale a generic OpenSim model to a subject with the ScaleTool of a setup file.
 
@@ -85,6 +86,8 @@ def scale_model(
         output_model: scaled model file (.osim) to write.
         geometry_dir: folder of the model's mesh files (.vtp), added to OpenSim's geometry
             search path; None to leave the search path alone.
+        trc_data: the contents of ``trc`` when the caller has already read them
+            (:func:`posebench.io.trc.read_trc`); None to read them here.
 
     Raises:
         FileNotFoundError: when an input file is missing.
@@ -102,11 +105,12 @@ def scale_model(
         require_file(label, file)
     _check_subject(mass_kg, height_m, time_range_s)
     start_s, end_s = time_range_s
-    if geometry_dir is not None:
-        osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+    add_geometry_dir(geometry_dir)
 
     tool = osim.ScaleTool(str(Path(scaling_setup).resolve()))
-    check_scaling_markers(tool, read_trc(trc), Path(trc), Path(scaling_setup), time_range_s)
+    if trc_data is None:
+        trc_data = read_trc(trc)
+    check_scaling_markers(tool, trc_data, Path(trc), Path(scaling_setup), time_range_s)
     output_model = Path(output_model)
     context = (
         f"scaling {generic_model} with setup {scaling_setup} to markers {trc} "
@@ -297,8 +301,7 @@ def place_markers_on_scaled_model(
         ("marker set", marker_set),
     ):
         require_file(label, file)
-    if geometry_dir is not None:
-        osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+    add_geometry_dir(geometry_dir)
     model = osim.Model(str(Path(scaled_model).resolve()))
     scaled = geometry_scales(model, Path(scaled_model))
     generic = geometry_scales(osim.Model(str(Path(generic_model).resolve())), generic_model)

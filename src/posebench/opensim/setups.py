@@ -33,6 +33,15 @@ def geometry_dir(setup_dir: Path) -> Path | None:
     return geometry if geometry.is_dir() else None
 
 
+def add_geometry_dir(geometry_dir: Path | None) -> None:
+    """Add `geometry_dir` (resolved) to OpenSim's geometry search path; nothing when None."""
+    if geometry_dir is None:
+        return
+    import opensim as osim  # here, so that reading and adapting set-ups needs no OpenSim
+
+    osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+
+
 def portable(path: Path) -> str:
     """`path` relative to the working directory (the project) when it lies inside it, so
     that reports do not depend on where the project is."""

@@ -49,8 +49,9 @@ def scale_session(
         scaling_setup = Path(tmp) / files["scaling_setup"].name
         changes = adapt_scaling_setup(markers, files["scaling_setup"], scaling_setup)
         names = scaling_setup_markers(scaling_setup)
+        trc_data = read_trc(trc)
         window = scaling_window(
-            read_trc(trc),
+            trc_data,
             names,
             window_s,
             trc=trc,
@@ -67,6 +68,7 @@ def scale_session(
             time_range_s=window,
             output_model=output_model,
             geometry_dir=geometry_dir(setup_dir),
+            trc_data=trc_data,
         )
     report = VideoScalingReport(
         trc=portable(trc),

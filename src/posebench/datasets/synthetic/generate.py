@@ -5,6 +5,7 @@ memory (:mod:`posebench.datasets.synthetic.core`) and write it
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +13,13 @@ from posebench.datasets.synthetic.core import GeneratorSettings, compute_subject
 from posebench.datasets.synthetic.model import load_model
 from posebench.datasets.synthetic.writer import SyntheticSubject, write_subject
 from posebench.io.atomic import write_json
+from posebench.opensim.setups import geometry_dir as setup_geometry_dir
 
 #: Files of Pose2Sim's OpenSim set-up folder that :func:`generate_dataset` uses.
 SETUP_MODEL = "Model_Pose2Sim_simple.osim"
 SETUP_MARKERS = "Markers_LSTM.xml"
-_DATASET_SETTINGS = (
-    "subject",
-    "mass_kg",
-    "height_m",
-    "fps",
-    "mocap_rate_hz",
-    "image_size",
-    "camera_angles_deg",
-    "camera_distance_m",
-    "seed",
-    "activities",
-    "placement",
-    "placement_convention",
-)
+#: The settings a dataset may give: the fields of :class:`GeneratorSettings`, in order.
+_DATASET_SETTINGS = tuple(field.name for field in fields(GeneratorSettings))
 
 
 def generate_subject(
@@ -132,19 +122,15 @@ def generate_dataset(
         raise ValueError(
             f"unknown synthetic dataset settings {unknown}; allowed: {list(_DATASET_SETTINGS)}"
         )
-    kwargs: dict[str, Any] = dict(settings)
-    for key in ("image_size", "camera_angles_deg", "activities"):
-        if key in kwargs:
-            kwargs[key] = tuple(kwargs[key])
     setup_dir = Path(setup_dir)
-    geometry = setup_dir / "Geometry"
     output = Path(output)
+    # GeneratorSettings turns the lists of a YAML configuration into tuples.
     result = generate_subject(
         output.parent,
         model=setup_dir / SETUP_MODEL,
         marker_set=setup_dir / SETUP_MARKERS,
-        geometry_dir=geometry if geometry.is_dir() else None,
-        **kwargs,
+        geometry_dir=setup_geometry_dir(setup_dir),
+        **settings,
     )
     write_json(output, _dataset_summary(settings, result))
     return result

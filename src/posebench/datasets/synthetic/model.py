@@ -3,7 +3,7 @@ measuring its standing geometry and computing its markers in ground."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import opensim as osim
 
 from posebench.camera import FloatArray
 from posebench.datasets.synthetic.motions import BodyModel
+from posebench.opensim.setups import add_geometry_dir, require_file
 
 # Markers closest to the floor in standing; the static pose puts the lowest at this height.
 _FOOT_MARKERS = (
@@ -41,9 +42,8 @@ class GeneratingModel:
 
     def set_pose(self, pose: Mapping[str, float]) -> None:
         """Set every coordinate to ``pose[name]`` and realize the positions."""
-        for coordinate, name in zip(self.coordinates, self.body.coordinate_names, strict=True):
-            coordinate.setValue(self.state, float(pose[name]), False)
-        self.model.realizePosition(self.state)
+        values = (pose[name] for name in self.body.coordinate_names)
+        _set_coordinates(self.model, self.state, self.coordinates, values)
 
     def marker_positions(self, values: Mapping[str, FloatArray]) -> FloatArray:
         """(T, M, 3) marker positions in ground for (T,) coordinate series."""
@@ -51,9 +51,7 @@ class GeneratingModel:
         table = np.stack([values[name] for name in self.body.coordinate_names], axis=1)
         out = np.empty((n_samples, len(self.markers), 3))
         for i in range(n_samples):
-            for coordinate, value in zip(self.coordinates, table[i], strict=True):
-                coordinate.setValue(self.state, float(value), False)
-            self.model.realizePosition(self.state)
+            _set_coordinates(self.model, self.state, self.coordinates, table[i])
             for j, marker in enumerate(self.markers):
                 out[i, j] = marker.getLocationInGround(self.state).to_numpy()
         return out
@@ -78,11 +76,9 @@ def load_model(model_path: Path, marker_set: Path, geometry_dir: Path | None) ->
         FileNotFoundError: when the model or the marker set does not exist.
         ValueError: when the foot markers or the needed coordinates are missing.
     """
-    if geometry_dir is not None:
-        osim.ModelVisualizer.addDirToGeometrySearchPaths(str(Path(geometry_dir).resolve()))
+    add_geometry_dir(geometry_dir)
     for label, path in (("model", model_path), ("marker set", marker_set)):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{label} {path} does not exist")
+        require_file(label, path)
     model = osim.Model(str(model_path))
     model.updateMarkerSet(osim.MarkerSet(str(marker_set)))
     model.finalizeConnections()
@@ -108,11 +104,20 @@ def load_model(model_path: Path, marker_set: Path, geometry_dir: Path | None) ->
             f"{sorted(_NEEDED_COORDINATES)} of a gait model (Pose2Sim/OpenCap style), the model "
             f"has {list(names)}"
         )
-    for coordinate in coordinates:  # the default pose
-        coordinate.setValue(state, defaults[coordinate.getName()], False)
-    model.realizePosition(state)
+    # The default pose.
+    _set_coordinates(model, state, coordinates, (defaults[name] for name in names))
     body = _standing_body(model, state, markers, marker_names, names, rotational, defaults, ranges)
     return GeneratingModel(model, state, coordinates, markers, marker_names, body)
+
+
+def _set_coordinates(
+    model: Any, state: Any, coordinates: list[Any], values: Iterable[float]
+) -> None:
+    """Set each coordinate of ``coordinates`` to its value in ``values`` (same order), then
+    realize the positions of ``model`` in ``state``."""
+    for coordinate, value in zip(coordinates, values, strict=True):
+        coordinate.setValue(state, float(value), False)
+    model.realizePosition(state)
 
 
 def _standing_body(

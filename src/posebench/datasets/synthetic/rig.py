@@ -127,11 +127,9 @@ def board_rotation(placement: str = "backWall", convention: str = "opencapbench"
     return np.asarray(np.round(matrix, 12), dtype=np.float64)
 
 
-def to_board_frame(
-    camera: Camera, placement: str = "backWall", convention: str = "opencapbench"
-) -> Camera:
-    """The same camera with extrinsics in the checkerboard (world) frame."""
-    r_b2o = board_rotation(placement, convention)
+def to_board_frame(camera: Camera, r_b2o: FloatArray) -> Camera:
+    """The same camera with extrinsics in the checkerboard (world) frame, given the board ->
+    OpenSim rotation ``r_b2o`` (:func:`board_rotation`)."""
     return Camera(
         name=camera.name,
         matrix=camera.matrix,
@@ -159,7 +157,7 @@ def board_cameras(
     """
     cameras_os = synthetic_cameras(angles_deg, distance_m, image_size, seed)
     r_b2o = board_rotation(placement, convention)
-    cameras = [to_board_frame(camera, placement, convention) for camera in cameras_os]
+    cameras = [to_board_frame(camera, r_b2o) for camera in cameras_os]
     if not np.allclose(
         board_to_opensim(placement, cameras[0].rotation, convention), r_b2o, atol=1e-9
     ):

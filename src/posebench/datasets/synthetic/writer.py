@@ -25,6 +25,7 @@ from posebench.datasets.layout import (
 from posebench.datasets.synthetic.core import SyntheticData, SyntheticTrial, TrialData
 from posebench.datasets.synthetic.motions import ACTIVITY_DURATIONS_S, BodyModel
 from posebench.datasets.synthetic.rig import CHECKERBOARD
+from posebench.io.atomic import write_bytes, write_text
 from posebench.io.hashing import sha256_of
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.io.mot import write_mot
@@ -160,11 +161,9 @@ def _write_trial(subject: SyntheticSubject, data: SyntheticData, trial_data: Tri
     """The .mot, the .trc, and per camera the video and the oracle keypoints of a trial."""
     settings, name = data.settings, trial_data.trial.name
     mot = subject.ground_truth_motion(name)
-    mot.parent.mkdir(parents=True, exist_ok=True)
     table = mot_table(data.body, trial_data.mocap_times_s, trial_data.coordinates)
     write_mot(mot, table, name="Coordinates", in_degrees=True)
     trc = subject.mocap_markers(name)
-    trc.parent.mkdir(parents=True, exist_ok=True)
     write_trc(
         trc,
         data.marker_names,
@@ -254,8 +253,7 @@ def write_calibrations(subject: SyntheticSubject, cameras: tuple[Camera, ...]) -
     for session in sorted({trial.session for trial in subject.trials}):
         for camera in cameras:
             path = subject.calibration(session, camera.name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pickle.dumps(calibration_pickle(camera), protocol=4))
+            write_bytes(path, pickle.dumps(calibration_pickle(camera), protocol=4))
 
 
 def write_metadata(
@@ -288,4 +286,4 @@ def write_metadata(
             "marker_set_sha256": sha256_of(marker_set_file),
         },
     }
-    subject.metadata().write_text(yaml.safe_dump(metadata, sort_keys=False), encoding="utf-8")
+    write_text(subject.metadata(), yaml.safe_dump(metadata, sort_keys=False))
