@@ -224,7 +224,7 @@ def test_video_without_frames_is_an_error(
     with pytest.raises(VideoError, match="corrupt.mp4"):
         run(corrupt, detector_dir, tmp_path / "o.npz", threshold=0.8)
     # A container that opens but yields no frame.
-    monkeypatch.setattr(detect, "iter_frame_slots", lambda path, stats: iter(()))
+    monkeypatch.setattr(detect, "iter_frame_slots", lambda path, stats, info: iter(()))
     with pytest.raises(VideoError, match=r"No frame of .*cam01.mp4 could be decoded"):
         run(video, detector_dir, tmp_path / "o.npz", threshold=0.8)
     assert not (tmp_path / "o.npz").exists()

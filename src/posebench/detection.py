@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
+
+ProcessorT = TypeVar("ProcessorT")
+ModelT = TypeVar("ModelT")
 
 FORMAT_VERSION = 1
 PERSON_LABEL = "person"
@@ -253,6 +256,30 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[A
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+def load_pretrained(
+    load_processor: Callable[..., ProcessorT],
+    load_model: Callable[..., ModelT],
+    weights_dir: Path,
+    context: str,
+    what: str,
+    error: type[Exception] = DetectionError,
+) -> tuple[ProcessorT, ModelT]:
+    """The image processor and the model saved in `weights_dir`, read without network access
+    by `load_processor` and `load_model` (Transformers' `from_pretrained` of their classes).
+    When they cannot be read (OSError, ValueError), raises `error` with the message
+    "<context>: cannot load <what> from <weights_dir>: <cause>. Delete the folder and re-run
+    the fetch_weights rule."."""
+    try:
+        processor = load_processor(weights_dir, local_files_only=True)
+        model = load_model(weights_dir, local_files_only=True)
+    except (OSError, ValueError) as cause:
+        raise error(
+            f"{context}: cannot load {what} from {weights_dir}: {cause}. Delete the folder and "
+            "re-run the fetch_weights rule."
+        ) from cause
+    return processor, model
+
+
 class PersonDetector:
     """An object detector from a local Transformers checkpoint, returning person boxes."""
 
@@ -268,15 +295,15 @@ class PersonDetector:
                 f"Detector {name!r}: weights folder {weights_dir} not found; run the "
                 "fetch_weights rule for it."
             )
-        self.device, self.precision = resolve_device(device, precision, f"Detector {name!r}")
-        try:
-            self.processor = AutoImageProcessor.from_pretrained(weights_dir, local_files_only=True)
-            model = AutoModelForObjectDetection.from_pretrained(weights_dir, local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise DetectionError(
-                f"Detector {name!r}: cannot load an object detector from {weights_dir}: "
-                f"{error}. Delete the folder and re-run the fetch_weights rule."
-            ) from error
+        context = f"Detector {name!r}"
+        self.device, self.precision = resolve_device(device, precision, context)
+        self.processor, model = load_pretrained(
+            AutoImageProcessor.from_pretrained,
+            AutoModelForObjectDetection.from_pretrained,
+            weights_dir,
+            context,
+            "an object detector",
+        )
         self.model = model.eval().to(self.device)
         labels = {str(label).lower(): int(i) for i, label in model.config.id2label.items()}
         if PERSON_LABEL not in labels:

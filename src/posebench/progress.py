@@ -1,5 +1,5 @@
 """Progress messages of the stages that stream a video through a model (`pose2d`, `detect`):
-one log line at most every `every_s` seconds."""
+one log line at most every `every_s` seconds, and the closing message's first sentence."""
 
 from __future__ import annotations
 
@@ -7,9 +7,32 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from posebench.video import SlotSummary
 
 Progress = Callable[[int, int], None]
 """Called after each batch with the number of frames so far and the last frame slot."""
+
+RESULT_MESSAGE = (
+    "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
+    "without a person"
+)
+"""Logging format of the first sentence of a stage's closing message; `result_args` gives
+its values."""
+
+
+def result_args(
+    video: Path, summary: SlotSummary, elapsed: float, without_person: int
+) -> tuple[object, ...]:
+    """The values of RESULT_MESSAGE: the video's name, the decoded frames, `elapsed` seconds
+    and the frame rate, the frame slots and the missing ones, `without_person`."""
+    decoded = summary.decoded
+    return (
+        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
+        summary.missing.size, without_person,
+    )  # fmt: skip
 
 
 class FrameProgress:

@@ -214,12 +214,14 @@ def check_decoded_frames(info: VideoInfo, stats: SlotStats) -> SlotSummary:
 
 
 def iter_frame_slots(
-    path: Path, stats: SlotStats | None = None
+    path: Path, stats: SlotStats | None = None, info: VideoInfo | None = None
 ) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
     """Yield (slot, RGB uint8 (H, W, 3) frame) for the decodable frames of `path`, slots
-    strictly increasing (see the module docstring). `stats`, if given, is filled in. A frame
-    whose size is not the header's is a VideoError."""
-    info = probe_video(path)
+    strictly increasing (see the module docstring). `stats`, if given, is filled in. `info`
+    is the header of `path` (`probe_video`), read here when not given. A frame whose size is
+    not the header's is a VideoError."""
+    if info is None:
+        info = probe_video(path)
     stats = SlotStats() if stats is None else stats
     capture = cv2.VideoCapture(str(path))
     previous_msec = -math.inf
@@ -267,12 +269,6 @@ def iter_frame_slots(
             "(variable frame rate?); kept the first frame of each slot.",
             path, stats.duplicates,
         )  # fmt: skip
-
-
-def iter_frames_rgb(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    """Yield the frames of `iter_frame_slots(path)` without their slots."""
-    for _, frame in iter_frame_slots(path):
-        yield frame
 
 
 def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:

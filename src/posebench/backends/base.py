@@ -1,4 +1,5 @@
-"""The pose-backend interface every 2D pose model implements, and the backend registry."""
+"""The pose-backend interface every 2D pose model implements (the backends by name are in
+`posebench.backends.registry`)."""
 
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ from posebench.detection import (
     DetectionTrack,
     autocast,
     load_detections,
+    load_pretrained,
     resolve_device,
 )
 from posebench.markersets import get_marker_set
@@ -103,14 +104,14 @@ def _load_checkpoint(
     loaded or the model does not output the `n_keypoints` keypoints of `marker_set`."""
     from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
 
-    try:
-        processor = VitPoseImageProcessor.from_pretrained(weights_dir, local_files_only=True)
-        model = VitPoseForPoseEstimation.from_pretrained(weights_dir, local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise BackendError(
-            f"Model {model_name!r}: cannot load a ViTPose checkpoint from {weights_dir}: "
-            f"{error}. Delete the folder and re-run the fetch_weights rule."
-        ) from error
+    processor, model = load_pretrained(
+        VitPoseImageProcessor.from_pretrained,
+        VitPoseForPoseEstimation.from_pretrained,
+        weights_dir,
+        f"Model {model_name!r}",
+        "a ViTPose checkpoint",
+        BackendError,
+    )
     count = model.config.num_labels
     if count != n_keypoints:
         raise BackendError(

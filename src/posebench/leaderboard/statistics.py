@@ -9,7 +9,8 @@ Aggregation (OpenCapBench's): within a group (by default one model on one camera
 unweighted mean of the per-trial RMSE over all trials, per DOF; then right and left averaged
 into one value per joint (:data:`OCB_JOINTS`, 12 joints); ``mean`` is the mean of the 12.
 
-A *trial* is one recording, identified by dataset, subject, session and trial name. NaN
+A *trial* is one recording, identified by dataset, subject, session and trial name
+(:data:`posebench.keys.RECORDING_KEYS`); it is the unit that is averaged and resampled. NaN
 scores (a DOF with too little overlap in a trial) are left out of that DOF's mean; the
 ``nan_scores`` column of :func:`joint_table` counts them. Uncertainty comes from a percentile
 bootstrap over trials: trials are resampled with replacement and the whole aggregation
@@ -62,8 +63,7 @@ MEAN_COLUMN = "mean"
 """Column holding the mean of the 12 joints."""
 
 JOINT_COLUMNS: tuple[str, ...] = (*(joint.name for joint in OCB_JOINTS), MEAN_COLUMN)
-"""Value columns of :func:`joint_table`, in published order. A recording
-(`posebench.keys.RECORDING_KEYS`) is the unit that is averaged and resampled."""
+"""Value columns of :func:`joint_table`, in published order."""
 
 LEADING_COLUMNS: tuple[str, ...] = ("setup", "model", "scaling", "trials", "nan_scores")
 """First columns of :func:`leaderboard_table`'s result, before the joints and intervals."""

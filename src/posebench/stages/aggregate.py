@@ -17,7 +17,6 @@ from posebench.summary import combine_tables
 def aggregate_tables(inputs: Sequence[Path], output: Path) -> pd.DataFrame:
     """Concatenate per-trial CSVs (same columns) into one CSV, sorted deterministically."""
     combined = combine_tables([read_csv(path, "per-trial table") for path in inputs])
-    output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(output) as tmp:
         combined.to_csv(tmp, index=False, float_format="%.4f")
     return combined

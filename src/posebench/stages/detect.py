@@ -19,7 +19,7 @@ from posebench.detection import (
     track_on_slots,
     track_person,
 )
-from posebench.progress import FrameProgress
+from posebench.progress import RESULT_MESSAGE, FrameProgress, result_args
 from posebench.video import (
     SlotStats,
     SlotSummary,
@@ -57,7 +57,7 @@ def run(
     stats = SlotStats()
     started = time.monotonic()
     progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)
-    batches = prefetch(batched(iter_frame_slots(video, stats), batch_size))
+    batches = prefetch(batched(iter_frame_slots(video, stats, info=info), batch_size))
     frames = track_person(batches, detector, score_threshold, progress)
     summary = check_decoded_frames(info, stats)
     track = track_on_slots(
@@ -71,14 +71,11 @@ def run(
 def _log_result(video: Path, track: DetectionTrack, summary: SlotSummary, elapsed: float) -> None:
     """Log the frame rate, the frame slots, the frames without a person and the track's
     jumps; warn when no frame has a person."""
-    decoded = summary.decoded
     gaps = int((~track.found()[summary.slots]).sum())
     log.info(
-        "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
-        "without a person; the track jumped %d times (no box overlapping the previous one by "
+        RESULT_MESSAGE + "; the track jumped %d times (no box overlapping the previous one by "
         "IoU >= %.1f)",
-        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
-        summary.missing.size, gaps, track.track_jumps, TRACK_MIN_IOU,
+        *result_args(video, summary, elapsed, gaps), track.track_jumps, TRACK_MIN_IOU,
     )  # fmt: skip
-    if gaps == decoded:
+    if gaps == summary.decoded:
         log.warning("%s: no person with score >= %.2f in any frame", video, track.score_threshold)

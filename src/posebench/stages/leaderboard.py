@@ -66,8 +66,6 @@ def write_leaderboard(
         The CSV's table.
     """
     table = leaderboard_table(scores, metric, n_resamples, seed, level)
-    for path in (output_csv, output_md, output_plot):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_text(output_csv, csv_text(table))
     write_text(output_md, leaderboard_markdown(table, metric, n_resamples, seed, level))
     write_bytes(output_plot, leaderboard_png(table, metric, level))

@@ -17,7 +17,7 @@ from posebench.backends.registry import create_backend
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
 from posebench.pose_estimation import estimate_keypoints, keypoints_on_slots
-from posebench.progress import FrameProgress
+from posebench.progress import RESULT_MESSAGE, FrameProgress, result_args
 from posebench.video import (
     SlotStats,
     SlotSummary,
@@ -62,7 +62,7 @@ def run(
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
         model.start_video(video, detections)
         # Decoding runs ahead in a background thread, overlapping the model's inference.
-        batches = prefetch(batched(iter_frame_slots(video, stats), batch_size), depth=1)
+        batches = prefetch(batched(iter_frame_slots(video, stats, info=info), batch_size), depth=1)
         # Progress messages count the frames decoded so far (`stats`), ahead of the model.
         frames = estimate_keypoints(
             batches, model, model_name, lambda _, slot: progress(len(stats.slots), slot)
@@ -81,13 +81,7 @@ def run(
 def _log_result(video: Path, result: Keypoints2D, summary: SlotSummary, elapsed: float) -> None:
     """Log the frame rate, the frame slots and the frames without a person; warn when no
     frame has one."""
-    decoded = summary.decoded
     without_person = int((~result.detected_frames()[summary.slots]).sum())
-    log.info(
-        "%s: %d frames in %.1f s (%.1f frames/s) on %d frame slots (%d missing); %d frames "
-        "without a person",
-        video.name, decoded, elapsed, decoded / max(elapsed, 1e-9), summary.n_slots,
-        summary.missing.size, without_person,
-    )  # fmt: skip
-    if without_person == decoded:
+    log.info(RESULT_MESSAGE, *result_args(video, summary, elapsed, without_person))
+    if without_person == summary.decoded:
         log.warning("%s: no person detected in any frame", video)

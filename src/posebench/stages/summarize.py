@@ -38,7 +38,6 @@ def run(
     """Write a trial's statistics CSV, one-row quality CSV and joint-angle plot."""
     angles = read_mot(motion)
     statistics = joint_angle_statistics(angles, keys, motion)
-    output_statistics.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(output_statistics) as tmp:
         statistics.to_csv(tmp, index=False, float_format="%.4f")
     report = TriangulationReport.read(triangulation_report)

@@ -24,6 +24,7 @@ from posebench.weights.spec import (
     WEIGHTS_FILES,
     WeightsError,
     WeightsSpec,
+    weights_file_in,
 )
 
 if TYPE_CHECKING:
@@ -219,14 +220,15 @@ def _complete(folder: Path) -> bool:
     return (
         (folder / CONFIG_FILE).is_file()
         and (folder / PREPROCESSOR_FILE).is_file()
-        and any((folder / name).is_file() for name in WEIGHTS_FILES)
+        and weights_file_in(folder) is not None
     )
 
 
 def _link_files(snapshot: Path, checkpoint: Path) -> None:
     """Hard-link (copy across file systems) the checkpoint files of a cache snapshot."""
     checkpoint.mkdir(parents=True, exist_ok=True)
-    weights = next(name for name in WEIGHTS_FILES if (snapshot / name).is_file())
+    weights = weights_file_in(snapshot)
+    assert weights is not None  # `_cached_snapshot` only returns complete snapshots
     for name in (CONFIG_FILE, PREPROCESSOR_FILE, weights):
         source = (snapshot / name).resolve()
         target = checkpoint / name

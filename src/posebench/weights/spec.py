@@ -17,6 +17,12 @@ PREPROCESSOR_FILE = "preprocessor_config.json"
 WEIGHTS_FILES: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
 
 
+def weights_file_in(folder: Path) -> str | None:
+    """The name of the weights file of the checkpoint folder `folder`: the first of
+    WEIGHTS_FILES that is a file there; None if there is none."""
+    return next((name for name in WEIGHTS_FILES if (folder / name).is_file()), None)
+
+
 class WeightsError(RuntimeError):
     """Weights are missing, incomplete or do not fit the model; the message says what to do."""
 

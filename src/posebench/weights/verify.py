@@ -16,6 +16,7 @@ from posebench.weights.spec import (
     WEIGHTS_FILES,
     WeightsError,
     WeightsKind,
+    weights_file_in,
 )
 
 # The output convolution of ViTPose's heads (simple and classic decoder): one heatmap per
@@ -86,7 +87,7 @@ def _weights_file(path: Path) -> str:
             f"{CONFIG_FILE}, {' or '.join(WEIGHTS_FILES)} and {PREPROCESSOR_FILE}."
         )
     present = sorted(p.name for p in path.iterdir())
-    weights_file = next((name for name in WEIGHTS_FILES if (path / name).is_file()), None)
+    weights_file = weights_file_in(path)
     for name, found in (
         (CONFIG_FILE, (path / CONFIG_FILE).is_file()),
         (" or ".join(WEIGHTS_FILES), weights_file is not None),
