@@ -226,8 +226,9 @@ def save_cameras(
     write_json(path, document)
 
 
-def load_cameras(path: str | Path) -> list[Camera]:
-    """Read cameras written by :func:`save_cameras`; errors name the file and the bad entry."""
+def load_camera_file(path: str | Path) -> tuple[list[Camera], dict[str, Any]]:
+    """Read a file written by :func:`save_cameras`: its cameras and its ``metadata`` (an
+    empty dict when the file has none); errors name the file and the bad entry."""
     path = Path(path)
     document = read_json(path, "camera file")
     entries = document.get("cameras") if isinstance(document, dict) else None
@@ -244,4 +245,10 @@ def load_cameras(path: str | Path) -> list[Camera]:
         except (TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"{path}: camera #{index}: {exc}") from exc
     _check_unique_names(path, cameras)
-    return cameras
+    return cameras, document.get("metadata", {})
+
+
+def load_cameras(path: str | Path) -> list[Camera]:
+    """Read the cameras of a file written by :func:`save_cameras` (see
+    :func:`load_camera_file`)."""
+    return load_camera_file(path)[0]

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from posebench.keys import RESULT_KEYS
+from posebench.keys import SCORE_KEYS
 from posebench.logs import TERMINAL
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ SCORED_DOFS: tuple[str, ...] = (
 LAG_DOFS: tuple[str, str] = ("knee_angle_r", "knee_angle_l")
 """The DOFs whose mean absolute difference decides the lag (right, left)."""
 
-KEY_COLUMNS: tuple[str, ...] = (*RESULT_KEYS, "activity", "model", "scaling")
+KEY_COLUMNS: tuple[str, ...] = SCORE_KEYS
 """Columns identifying a trial's scores, prepended by :func:`trial_scores_table`
 (``scaling``: how the OpenSim model was scaled, ``video`` or ``mocap``)."""
 
@@ -290,7 +290,7 @@ def trial_scores_table(
     if absent:
         raise EvaluationError(
             f"{destination}: the scores lack columns {absent}, found {list(scores.columns)}; "
-            "pass the table returned by evaluate_trial."
+            "pass the table returned by score_trial."
         )
     table = scores[list(SCORE_COLUMNS)].copy()
     for position, key in enumerate(KEY_COLUMNS):

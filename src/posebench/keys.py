@@ -13,3 +13,7 @@ VIDEO_KEYS: tuple[str, ...] = (*RECORDING_KEYS, "camera")
 RESULT_KEYS: tuple[str, ...] = ("dataset", "setup", "subject", "session", "trial")
 """The leading key columns of every per-trial result table (the camera setup next to the
 dataset), in their sort order; the model and the table's own keys follow."""
+
+SCORE_KEYS: tuple[str, ...] = (*RESULT_KEYS, "activity", "model", "scaling")
+"""The key columns of a trial's scores: the result keys, the trial's activity, the pose model
+and how the OpenSim model was scaled (`video` or `mocap`)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from posebench.datasets.index import SampleIndex, Trial
+from posebench.keys import RECORDING_KEYS, SCORE_KEYS
 from posebench.names import RULE as NAME_RULE
 from posebench.names import unsafe_names
 from posebench.paths import (
@@ -371,16 +372,10 @@ class Plan:
         return self.trial(keys).ground_truth
 
     def evaluation_keys(self, keys: Any) -> dict[str, str]:
-        return {
-            "dataset": keys.dataset,
-            "setup": keys.setup,
-            "subject": keys.subject,
-            "session": keys.session,
-            "trial": keys.trial,
-            "activity": self.trial(keys).activity,
-            "model": keys.model,
-            "scaling": self.scaling_mode(keys),
-        }
+        """A value for each of `posebench.keys.SCORE_KEYS`, in that order: the trial's
+        activity, its scaling mode and, for the other keys, the wildcards of `keys`."""
+        derived = {"activity": self.trial(keys).activity, "scaling": self.scaling_mode(keys)}
+        return {key: derived[key] if key in derived else getattr(keys, key) for key in SCORE_KEYS}
 
     # -- run units ----------------------------------------------------------------------
 
@@ -412,12 +407,7 @@ class Plan:
                     trial.scaling_trial,
                 ):
                     continue
-                values = {
-                    "dataset": name,
-                    "subject": trial.subject,
-                    "session": trial.session,
-                    "trial": trial.trial,
-                }
+                values = {key: getattr(trial, key) for key in RECORDING_KEYS}
                 per_setup = {s: self.setup_cameras(trial, s) for s in setups}
                 if "setup" not in fields:  # one group: the cameras of any setup
                     per_setup = {"": tuple({c for cams in per_setup.values() for c in cams})}

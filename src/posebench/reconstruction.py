@@ -99,6 +99,12 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def _finite_median(values: FloatArray) -> float | None:
+    """The median of the finite entries of `values`, or None when there is none."""
+    finite = np.isfinite(values)
+    return float(np.median(values[finite])) if finite.any() else None
+
+
 def _fix_swaps(
     cameras: Sequence[Camera],
     keypoints_px: FloatArray,
@@ -220,9 +226,8 @@ def _reprojection_table(
         mean = np.where(
             observations > 0, np.nansum(flat, axis=1) / np.maximum(observations, 1), np.nan
         )
-    median = np.array(
-        [np.median(row[np.isfinite(row)]) if np.isfinite(row).any() else np.nan for row in flat]
-    )
+    # float64 turns None (no finite error) into NaN.
+    median = np.array([_finite_median(row) for row in flat], dtype=np.float64)
     return pd.DataFrame(
         {
             "keypoint": list(keypoint_names),
@@ -244,7 +249,6 @@ class Reconstruction:
         times_s: (T,) times of the TRC's frames.
         positions_m: (T, M, 3) marker positions in OpenSim's frame, NaN where invalid.
         frame_numbers: (T,) the TRC's frame numbers (1 + the output-grid index).
-        data_rate_hz: the TRC's rate.
         reprojection: per keypoint, its reprojection errors (`reprojection_error.csv`).
         report: the trial's `triangulation.json`.
     """
@@ -253,9 +257,13 @@ class Reconstruction:
     times_s: FloatArray
     positions_m: FloatArray
     frame_numbers: npt.NDArray[np.int_]
-    data_rate_hz: float
     reprojection: pd.DataFrame
     report: TriangulationReport
+
+    @property
+    def data_rate_hz(self) -> float:
+        """The TRC's rate: the report's `output_rate_hz`."""
+        return self.report.output_rate_hz
 
 
 @dataclass(frozen=True)
@@ -358,14 +366,13 @@ def reconstruct(
         ),
         marker_valid_fraction=_valid_fraction(markers, grid.positions_m[grid.kept]),
     )
-    _log_result(report, len(cameras))
+    _log_result(report)
     grid_index = np.rint(grid.times_s * settings.output_rate_hz).astype(int)
     return Reconstruction(
         marker_names=markers.marker_names,
         times_s=grid.times_s[grid.kept],
         positions_m=grid.positions_m[grid.kept],
         frame_numbers=grid_index[grid.kept] + 1,
-        data_rate_hz=settings.output_rate_hz,
         reprojection=reprojection,
         report=report,
     )
@@ -379,12 +386,13 @@ def _rejected_fraction(
     return float((confident & ~used).sum() / max(int(confident.sum()), 1))
 
 
-def _log_result(report: TriangulationReport, n_cameras: int) -> None:
+def _log_result(report: TriangulationReport) -> None:
     log.info(
         "Triangulated %d frames at %.0f fps from %d cameras -> %d frames at %.0f Hz; "
         "mean reprojection error %.2f px",
-        report.video_frames, report.time_base_fps, n_cameras, report.output_frames,
-        report.output_rate_hz, report.mean_reprojection_error_px or float("nan"),
+        report.video_frames, report.time_base_fps, len(report.cameras_used),
+        report.output_frames, report.output_rate_hz,
+        report.mean_reprojection_error_px or float("nan"),
     )  # fmt: skip
 
 
@@ -397,7 +405,7 @@ def _camera_quality(
     """Per configured camera: its detection fraction and the median of its (C_used, F, K)
     reprojection errors (None when dropped or without a finite error)."""
     median_error_px = {
-        name: float(np.median(row[np.isfinite(row)])) if np.isfinite(row).any() else None
+        name: _finite_median(row)
         for name, row in zip(used_names, errors_px.reshape(len(used_names), -1), strict=True)
     }
     return {

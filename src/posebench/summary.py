@@ -44,7 +44,7 @@ def joint_angle_statistics(
 ) -> pd.DataFrame:
     """One row per coordinate of an IK result (`motion`, read from `source`): unit, frames,
     mean, std, min, max, range; `keys` are prepended as columns."""
-    if motion.header.get("inDegrees", "yes").lower() != "yes":
+    if motion.in_degrees is False:
         raise SummaryError(
             f"{source}: expected inDegrees=yes, found {motion.header.get('inDegrees')}"
         )

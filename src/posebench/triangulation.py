@@ -104,9 +104,7 @@ def triangulate_keypoints(
     check_shape("keypoints_px", keypoints, (len(cameras), "F", "K", 2))
     check_shape("scores", score, keypoints.shape[:3])
     n_cameras, n_frames, n_keypoints = score.shape
-    normalised = np.stack(
-        [camera.undistort_points(keypoints[i]) for i, camera in enumerate(cameras)]
-    )
+    normalised = normalised_keypoints(cameras, keypoints)
     weights = np.where(score >= min_score, score, 0.0)
     extrinsics = np.stack([camera.extrinsic_matrix() for camera in cameras])
     points, n_views = triangulate_dlt(

@@ -58,7 +58,7 @@ from posebench.datasets.opencap_frames import (
     convention_rules,
     placement_rule,
 )
-from posebench.datasets.sheet import SampleSheetError
+from posebench.datasets.sheet import SampleSheetError, calibration_file
 from posebench.video import probe_video
 
 log = logging.getLogger(__name__)
@@ -336,10 +336,12 @@ def _add_subject_rows(
             )
             if not selected and not is_scaling:
                 continue
-            if not truth.is_file() and not trial.lower().startswith(STATIC_PREFIX):
+            has_truth = truth.is_file()
+            static = trial.lower().startswith(STATIC_PREFIX)
+            if not has_truth and not static:
                 found.skip(name, session, trial, f"no ground truth {truth}")
                 continue
-            evaluate = selected and truth.is_file() and not trial.lower().startswith(STATIC_PREFIX)
+            evaluate = selected and has_truth and not static
             for video in videos:
                 found.rows.append(
                     {
@@ -349,7 +351,7 @@ def _add_subject_rows(
                         "trial": trial,
                         "camera": video.parent.parent.name,
                         "video": str(video),
-                        "calibration": str(calibration_dir / name / f"{session}.json"),
+                        "calibration": str(calibration_file(calibration_dir, name, session)),
                         "mass_kg": subject.mass_kg,
                         "height_m": subject.height_m,
                         "activity": activity_of(trial),
@@ -358,7 +360,7 @@ def _add_subject_rows(
                         "scaling_model": str(subject.scaling_model)
                         if subject.scaling_model
                         else "",
-                        "ground_truth": str(truth) if truth.is_file() else "",
+                        "ground_truth": str(truth) if has_truth else "",
                         "evaluate": "yes" if evaluate else "no",
                     }
                 )
@@ -392,8 +394,8 @@ def describe_opencap(
             continue
         sessions = {
             s.name: _describe_session(
-                subject_dir, s, subject.placement, calibration_dir / name / f"{s.name}.json",
-                found, options,
+                subject_dir, s, subject.placement,
+                calibration_file(calibration_dir, name, s.name), found, options,
             )
             for s in subject.session_dirs
         }  # fmt: skip

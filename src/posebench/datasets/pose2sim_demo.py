@@ -18,7 +18,12 @@ import pandas as pd
 
 from posebench.calibration import read_qualisys_qca
 from posebench.camera import save_cameras
-from posebench.datasets.sheet import SampleSheetError
+from posebench.datasets.layout import (
+    POSE2SIM_CALIBRATION_FILE,
+    POSE2SIM_CONFIG_FILE,
+    POSE2SIM_VIDEO_GLOB,
+)
+from posebench.datasets.sheet import SampleSheetError, calibration_file
 
 SUBJECT = "P00"
 SESSION = "S00"
@@ -59,24 +64,26 @@ def describe_pose2sim_demo(
 
     The demo has one trial and no ground truth; `options` has nothing to select.
     """
-    cameras = read_qualisys_qca(root / "calibration" / "Calib.qca.txt")
-    video_dir = root / "videos"
-    videos = {p.stem: p for p in sorted(video_dir.glob("*.mp4"))}
+    qca = root.joinpath(*POSE2SIM_CALIBRATION_FILE)
+    cameras = read_qualisys_qca(qca)
+    video_dir = root / Path(POSE2SIM_VIDEO_GLOB).parent
+    videos = {p.stem: p for p in sorted(root.glob(POSE2SIM_VIDEO_GLOB))}
     names = [camera.name for camera in cameras]
     if sorted(videos) != sorted(names):
         raise SampleSheetError(
             f"{root}: calibrated cameras {names} do not match videos {sorted(videos)} in "
             f"{video_dir}. Each camera needs exactly one <camera>.mp4."
         )
-    mass_kg, height_m, fps = _project(root / "Config.toml")
-    calibration = calibration_dir / SUBJECT / f"{SESSION}.json"
+    config = root / POSE2SIM_CONFIG_FILE
+    mass_kg, height_m, fps = _project(config)
+    calibration = calibration_file(calibration_dir, SUBJECT, SESSION)
     save_cameras(
         calibration,
         cameras,
         metadata={
-            "source": str(root / "calibration" / "Calib.qca.txt"),
+            "source": str(qca),
             "world_to_opensim": Z_UP_TO_OPENSIM.tolist(),
-            **({} if fps is None else {"fps": fps, "fps_source": str(root / "Config.toml")}),
+            **({} if fps is None else {"fps": fps, "fps_source": str(config)}),
         },
     )
     rows = [

@@ -48,6 +48,12 @@ class SampleSheetError(ValueError):
     """The sample sheet is malformed or inconsistent; the message names the sheet."""
 
 
+def calibration_file(calibration_dir: Path, subject: str, session: str) -> Path:
+    """The calibration JSON of a subject's session under an adapter's `calibration_dir`
+    (`<subject>/<session>.json`), the path in the sheet's `calibration` column."""
+    return calibration_dir / subject / f"{session}.json"
+
+
 def check_sample_rows(rows: Sequence[Mapping[str, Any]], source: str) -> None:
     """Check columns, keys and values of sheet rows; raise `SampleSheetError` naming `source`."""
     if not rows:

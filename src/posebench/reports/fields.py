@@ -3,19 +3,24 @@ fields are read.
 
 A report is a frozen dataclass whose fields are its JSON keys: `json_keys` lists them,
 `dataclass_to_json` writes them and `dataclass_from_json` builds the report from them, so
-a report class names each field once and spells out only the fields that need converting.
+a report class names each field once and spells out only the fields that need converting;
+`read_report` reads a report's file.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from posebench.io.errors import read_json, reading
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 _Report = TypeVar("_Report", bound="DataclassInstance")
+_Parsed = TypeVar("_Parsed")
 
 
 @runtime_checkable
@@ -69,3 +74,11 @@ def require_keys(content: object, keys: Iterable[str], where: str) -> Mapping[st
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)}")
     return content
+
+
+def read_report(path: Path | str, kind: str, parse: Callable[[Any], _Parsed]) -> _Parsed:
+    """`parse` of the JSON content of the file `path`, a `kind` (e.g. "IK report"); errors
+    of reading or parsing it are raised as `posebench.io.errors.reading` turns them (a
+    `MissingFileError` or `UnreadableFileError` naming the file)."""
+    with reading(path, kind):
+        return parse(read_json(path, kind))

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from posebench.io.errors import read_json, reading
 from posebench.reports.fields import (
     dataclass_from_json,
     dataclass_to_json,
     json_keys,
+    read_report,
     require_keys,
 )
 
@@ -160,8 +160,7 @@ def scaling_report_from_json(content: object) -> ScalingReport:
 
 def read_scaling_report(path: Path | str) -> ScalingReport:
     """The scaling report in `path` (`scaling.json`), or `UnreadableFileError` naming it."""
-    with reading(path, "scaling report"):
-        return scaling_report_from_json(read_json(path, "scaling report"))
+    return read_report(path, "scaling report", scaling_report_from_json)
 
 
 @dataclass(frozen=True)
@@ -213,5 +212,4 @@ class IkReport:
     @classmethod
     def read(cls, path: Path | str) -> IkReport:
         """The IK report in `path` (`ik.json`), or `UnreadableFileError` naming it."""
-        with reading(path, "IK report"):
-            return cls.from_json(read_json(path, "IK report"))
+        return read_report(path, "IK report", cls.from_json)

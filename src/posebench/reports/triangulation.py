@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from posebench.io.atomic import write_json
-from posebench.io.errors import read_json, reading
 from posebench.reports.fields import (
     dataclass_from_json,
     dataclass_to_json,
     json_keys,
+    read_report,
     require_keys,
 )
 
@@ -236,8 +236,11 @@ class TriangulationReport:
     def read(cls, path: Path | str, *, require_all: bool = False) -> TriangulationReport:
         """The report in `path` (`triangulation.json`), or `UnreadableFileError` naming it
         and the rule that writes it."""
-        with reading(path, "triangulation report"):
-            return cls.from_json(read_json(path, "triangulation report"), require_all=require_all)
+        return read_report(
+            path,
+            "triangulation report",
+            lambda content: cls.from_json(content, require_all=require_all),
+        )
 
     def write(self, path: Path | str) -> None:
         """Write the report to `path` as JSON (sorted keys), atomically."""

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from posebench.camera import load_cameras
+from posebench.camera import load_camera_file
 from posebench.io.atomic import atomic_output
-from posebench.io.errors import read_json
 from posebench.io.keypoints import load_keypoints
 from posebench.io.trc import write_trc
 from posebench.markersets import MarkerSet, get_marker_set
@@ -51,11 +50,11 @@ def _read_trial(
 ) -> TrialViews:
     """Read the keypoint files and the cameras of the camera file `calibration`, and check
     them (`posebench.views.trial_views`)."""
-    cameras = select_cameras(load_cameras(calibration), camera_names, calibration)
+    calibrated, metadata = load_camera_file(calibration)
+    cameras = select_cameras(calibrated, camera_names, calibration)
     views = [load_keypoints(path) for path in keypoint_files]
     for view, path in zip(views, keypoint_files, strict=True):
         markers.check_keypoints(view.keypoint_names, f"Keypoint file {path}")
-    metadata = read_json(calibration, "camera file").get("metadata", {})
     return trial_views(
         cameras, views, keypoint_files, metadata, calibration, settings.max_frame_mismatch
     )
