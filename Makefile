@@ -2,13 +2,16 @@
 # end; `make test` runs the whole test suite, `make test-fast` all but the tests marked
 # `slow` (workflow runs); `make lint` the static checks listed in scripts/lint.py (the
 # same list tests/test_quality.py runs). All create the virtual environment when needed.
+# `make setup-mmpose` adds the OpenMMLab stack (MMPose/MMDetection models) to it; the
+# tests need it, the default run does not.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.posebench-installed
+MMPOSE_STAMP := $(VENV)/.posebench-mmpose-installed
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup setup-mmpose demo test test-fast lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +21,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+$(MMPOSE_STAMP): $(STAMP) scripts/setup_mmpose.sh
+	bash scripts/setup_mmpose.sh $(BIN)/python
+	touch $(MMPOSE_STAMP)
+
+setup-mmpose: $(MMPOSE_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(STAMP)
+test: $(STAMP) $(MMPOSE_STAMP)
 	$(BIN)/pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(MMPOSE_STAMP)
 	$(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from posebench.backends.base import BackendError
-from posebench.backends.vitpose import _parse_options
+from posebench.backends.topdown import parse_options
 from posebench.datasets.opencap import _scaling_trial
 from posebench.io.trc import _data_lines, _frame_numbers, _header_lines
 from posebench.sync import (
@@ -91,15 +91,16 @@ def test_scaling_trial_is_the_first_static_trial() -> None:
     assert _scaling_trial({"Session0": {"DJ1": videos}, "Session1": {}}) is None
 
 
-def test_vitpose_options() -> None:
-    assert _parse_options("m", {}) == ("auto", "fp32", 32)
-    assert _parse_options("m", {"device": "cpu", "crop_batch_size": 4}) == ("cpu", "fp32", 4)
+def test_top_down_options() -> None:
+    assert parse_options("m", "vitpose", {}) == ("auto", "fp32", 32)
+    options = {"device": "cpu", "crop_batch_size": 4}
+    assert parse_options("m", "mmpose", options) == ("cpu", "fp32", 4)
     with pytest.raises(BackendError, match=r"unknown vitpose options \['batch'\]"):
-        _parse_options("m", {"batch": 3, "crop_batch_size": 0})
+        parse_options("m", "vitpose", {"batch": 3, "crop_batch_size": 0})
     with pytest.raises(BackendError, match="crop_batch_size=True must be an integer"):
-        _parse_options("m", {"crop_batch_size": True})
+        parse_options("m", "mmpose", {"crop_batch_size": True})
     with pytest.raises(BackendError, match="crop_batch_size=0 must be >= 1"):
-        _parse_options("m", {"crop_batch_size": 0})
+        parse_options("m", "vitpose", {"crop_batch_size": 0})
 
 
 def test_trc_header_and_data_lines() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -65,3 +66,53 @@ def test_coco17_neck_is_the_shoulder_midpoint() -> None:
     markers = coco.marker_positions(keypoints)
     np.testing.assert_allclose(markers[:, -1], keypoints[:, [5, 6]].mean(axis=1))
     np.testing.assert_array_equal(markers[:, 0], keypoints[:, 0])  # Nose
+
+
+def _mmpose_keypoint_names(dataset: str) -> tuple[str, ...]:
+    """Keypoint names (id order) of an MMPose dataset meta file of the installed mmpose."""
+    config_module = pytest.importorskip("mmengine.config")
+    spec = importlib.util.find_spec("mmpose")
+    if spec is None or spec.origin is None:
+        pytest.skip("not installed: mmpose")
+    path = Path(spec.origin).parent / ".mim" / "configs" / "_base_" / "datasets" / f"{dataset}.py"
+    if not path.is_file():
+        pytest.skip(f"mmpose has no dataset meta file {path}")
+    info = config_module.Config.fromfile(str(path)).dataset_info.keypoint_info
+    return tuple(info[i]["name"] for i in range(len(info)))
+
+
+def test_coco_wholebody_keypoints_are_mmpose_order() -> None:
+    wholebody = get_marker_set("coco_wholebody")
+    assert len(wholebody.keypoints) == 133
+    assert wholebody.keypoints[:17] == get_marker_set("coco17").keypoints
+    assert wholebody.keypoints == _mmpose_keypoint_names("coco_wholebody")
+
+
+def test_coco_wholebody_markers(pose2sim_dir: Path, tmp_path: Path) -> None:
+    wholebody = get_marker_set("coco_wholebody")
+    files = wholebody.opensim_paths(pose2sim_dir / "OpenSim_Setup")
+    assert files["markers"].name == "Markers_Coco133.xml"
+    # Body and feet become markers; face and hand keypoints do not.
+    mapped = [k for k in wholebody.keypoints if k in wholebody.markers]
+    assert mapped == [k for k in wholebody.keypoints[:23] if not k.endswith("_ear")]
+    feet = {"LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel"}
+    assert feet <= set(wholebody.marker_names) and len(wholebody.marker_names) == 21
+    defined = set(re.findall(r'<Marker name="([^"]+)"', files["markers"].read_text()))
+    tasks = {t.get("name") for t in ET.parse(files["ik_setup"]).getroot().iter("IKMarkerTask")}
+    assert set(wholebody.marker_names) <= defined & tasks
+    # Only Pose2Sim's hand markers have no keypoint here: IK keeps every other task, and no
+    # scaling measurement is switched off.
+    dropped = adapt_ik_setup(wholebody, files["ik_setup"], tmp_path / "ik.xml")
+    assert set(dropped) == {f"{side}{m}" for side in "LR" for m in ("Thumb", "Index", "Pinky")}
+    changes = adapt_scaling_setup(wholebody, files["scaling_setup"], tmp_path / "scale.xml")
+    assert changes == {"replaced": [], "dropped_pairs": [], "switched_off": []}
+
+
+def test_coco_wholebody_markers_skip_face_and_hands() -> None:
+    wholebody = get_marker_set("coco_wholebody")
+    keypoints = np.random.default_rng(0).normal(size=(3, 133, 3))
+    markers = wholebody.marker_positions(keypoints)
+    assert markers.shape == (3, 21, 3)
+    index = wholebody.keypoints.index
+    for column, keypoint in enumerate(k for k in wholebody.keypoints if k in wholebody.markers):
+        np.testing.assert_array_equal(markers[:, column], keypoints[:, index(keypoint)])

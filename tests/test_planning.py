@@ -4,6 +4,7 @@ sample-sheet index, run units, per-job inputs and what describe_dataset declares
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,10 +13,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from posebench.cli import model_status
 from posebench.datasets.index import SampleIndex
 from posebench.datasets.sheet import SampleSheetError, write_samples
 from posebench.paths import PATHS
-from posebench.planning import Plan, PlanError, check_config
+from posebench.planning import Plan, PlanError, check_config, select_models
 
 REPO = Path(__file__).resolve().parents[1]
 CAMERAS = ["Cam0", "Cam1", "Cam2", "Cam3"]
@@ -231,7 +233,6 @@ def test_broken_sheets_name_the_file(tmp_path: Path) -> None:
             lambda c: c["models"].update({"../../tmp/x": {}}) or c["run"].update(models=[]),
             r"models has unsafe names \['../../tmp/x'\]",
         ),
-        (lambda c: c["run"].update(models=["a/b"]), r"run.models has unsafe names \['a/b'\]"),
         (lambda c: c["datasets"].update({".lab": {}}), r"datasets has unsafe names \['.lab'\]"),
         (lambda c: c["detectors"].update({"x y": {}}), r"detectors has unsafe names \['x y'\]"),
         (
@@ -259,6 +260,11 @@ def test_unsafe_names_are_rejected(edit: Any, message: str) -> None:
     ("edit", "message"),
     [
         (lambda c: c["run"].update(models=["nope"]), r"run.models names \['nope'\]"),
+        # run.models entries may be aliases, so a `/` is no unsafe name there: it names no model.
+        (
+            lambda c: c["run"].update(models=["a/b"]),
+            r"run.models names \['a/b'\], which are not defined under `models:`",
+        ),
         (lambda c: c["run"].update(datasets=["nope"]), r"run.datasets names \['nope'\]"),
         (
             lambda c: c["models"]["vitpose-base-coco"].update(detector="yolo"),
@@ -336,3 +342,101 @@ def test_describe_inputs(tmp_path: Path) -> None:
         "generate": {},
     }
     assert plan.describe_inputs("synth") == ["resources/synthetic/synth/generated.json"]
+
+
+# --- run.models: names and aliases ------------------------------------------------------
+
+SYNTHPOSE_ALIASES = {
+    "yonigozlan/synthpose-vitpose-base-hf": "synthpose-vitpose-base",
+    "stanfordmimi/synthpose-vitpose-base-hf": "synthpose-vitpose-base",
+    "yonigozlan/synthpose-vitpose-huge-hf": "synthpose-vitpose-huge",
+    "stanfordmimi/synthpose-vitpose-huge-hf": "synthpose-vitpose-huge",
+}
+
+
+@pytest.mark.parametrize(("alias", "model"), SYNTHPOSE_ALIASES.items())
+def test_model_alias_selects_the_registry_model(sheet: Path, alias: str, model: str) -> None:
+    """The Hugging Face repos of OpenCapBench's guide select the SynthPose entries, whose
+    results are stored under the registry name."""
+    config = base_config()
+    config["run"]["models"] = [alias, "mediapipe-blazepose"]
+    check_config(config)
+    selection = select_models(config)
+    assert selection.names == (model, "mediapipe-blazepose")
+    assert selection.resolved == {alias: model}
+    assert selection.notes() == [
+        f"run.models: {alias!r} is an alias of model {model!r}; its results are stored "
+        f"under {model!r}."
+    ]
+    plan = Plan(config, CountingSheet(sheet))
+    assert plan.run_models == (model, "mediapipe-blazepose")
+    models_in_paths = {Path(path).parts[-2] for path in plan.expand(PATHS.keypoints)}
+    assert models_in_paths == {model, "mediapipe-blazepose"}
+    assert "aliases" not in plan.model(model)  # no job parameter: editing aliases reruns nothing
+    assert plan.model(model)["marker_set"] == "anatomical"
+
+
+def test_model_named_twice_runs_once() -> None:
+    config = base_config()
+    config["run"]["models"] = [
+        "stanfordmimi/synthpose-vitpose-base-hf",
+        "synthpose-vitpose-base",
+        "yonigozlan/synthpose-vitpose-base-hf",
+    ]
+    check_config(config)
+    assert select_models(config).names == ("synthpose-vitpose-base",)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["models"]["vitpose-base-coco"].update(
+                aliases=["yonigozlan/synthpose-vitpose-base-hf"]
+            ),
+            "alias 'yonigozlan/synthpose-vitpose-base-hf' is given to model "
+            "'synthpose-vitpose-base' and again to model 'vitpose-base-coco'",
+        ),
+        (
+            lambda c: c["models"]["vitpose-base-coco"].update(aliases=["mediapipe-blazepose"]),
+            "alias 'mediapipe-blazepose' of model 'vitpose-base-coco' is also the name of a "
+            "model under `models:`. Remove it from `models: vitpose-base-coco: aliases:`",
+        ),
+    ],
+)
+def test_colliding_aliases_are_config_errors(edit: Any, message: str, sheet: Path) -> None:
+    config = base_config()
+    edit(config)
+    with pytest.raises(PlanError, match=re.escape(message)):
+        check_config(config)
+    with pytest.raises(PlanError, match=re.escape(message)):
+        Plan(config, CountingSheet(sheet)).expand(PATHS.keypoints)
+
+
+def test_unknown_model_lists_names_and_aliases() -> None:
+    config = base_config()
+    config["run"]["models"] = ["yonigozlan/synthpose-vitpose-large-hf"]
+    with pytest.raises(PlanError) as error:
+        check_config(config)
+    message = str(error.value)
+    assert "run.models names ['yonigozlan/synthpose-vitpose-large-hf']" in message
+    assert "'synthpose-vitpose-base'" in message and "'mediapipe-blazepose'" in message
+    assert "aliases: " in message and "'yonigozlan/synthpose-vitpose-huge-hf'" in message
+
+
+def test_verify_models_resolves_aliases_as_the_workflow(tmp_path: Path) -> None:
+    """`posebench verify-models` reads run.models through the same resolution."""
+    config = base_config()
+    config["models"]["mediapipe-blazepose"]["aliases"] = ["google/blazepose-full"]
+    config["run"]["models"] = ["google/blazepose-full", "mediapipe-blazepose", "nope"]
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    rows = model_status(configfile, tmp_path / "models")
+    assert [(row["model"], row["status"]) for row in rows] == [
+        ("mediapipe-blazepose (alias google/blazepose-full)", "ready (no weights)"),
+        ("nope", f"invalid: not defined under `models:` in {configfile}"),
+    ]
+    config["models"]["vitpose-base-coco"]["aliases"] = ["google/blazepose-full"]
+    configfile.write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit, match="is given to model 'mediapipe-blazepose' and again"):
+        model_status(configfile, tmp_path / "models")

@@ -91,6 +91,14 @@ def test_backend_enum_matches_registered_backends() -> None:
     )
 
 
+def test_detector_backend_enum_matches_detector_backends() -> None:
+    from posebench.detection import DETECTOR_BACKENDS
+
+    assert enum("detectors.*.backend") == set(DETECTOR_BACKENDS), mismatch(
+        "detectors.<name>.backend", "DETECTOR_BACKENDS in src/posebench/detection.py"
+    )
+
+
 def test_marker_set_enum_matches_marker_sets() -> None:
     from posebench.markersets import MARKER_SETS
 
@@ -187,12 +195,13 @@ def test_samples_schema_matches_sheet_columns() -> None:
 
 
 def _backend_options() -> dict[str, set[str]]:
-    from posebench.backends import mediapipe_blazepose, oracle, vitpose
+    from posebench.backends import mediapipe_blazepose, oracle, topdown
 
     return {
         "mediapipe": set(mediapipe_blazepose._ALLOWED_OPTIONS),
         "oracle": set(oracle._OPTIONS),
-        "vitpose": set(vitpose._OPTIONS),
+        "vitpose": set(topdown.OPTIONS),
+        "mmpose": set(topdown.OPTIONS),
     }
 
 

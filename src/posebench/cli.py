@@ -16,6 +16,7 @@ from posebench.weights.spec import (
     WeightsError,
     WeightsKind,
     WeightsSpec,
+    weights_format,
 )
 
 if TYPE_CHECKING:
@@ -54,11 +55,15 @@ MODEL_COLUMNS = ("model", "backend", "marker set", "keypoints", "weights", "chec
 def model_status(configfile: Path, resources: Path) -> list[dict[str, str]]:
     """One row per model of `run.models`, then per detector they use (see MODEL_COLUMNS).
 
-    The status is `ready`, `ready (no weights)`, `missing (...)` or `invalid: <reason>`.
-    Hub checkpoints are expected where the fetch_weights rule puts them:
-    `<resources>/<name>/weights.json`. Nothing is downloaded.
+    Models named by an alias are listed under their registry name, the alias in brackets
+    (`posebench.planning.resolve_models`, as the workflow does). The status is `ready`,
+    `ready (no weights)`, `missing (...)` or `invalid: <reason>`. Hub checkpoints are
+    expected where the fetch_weights rule puts them: `<resources>/<name>/weights.json`.
+    Nothing is downloaded.
     """
     import yaml
+
+    from posebench.planning import PlanError, resolve_models
 
     try:
         config = yaml.safe_load(configfile.read_text())
@@ -66,14 +71,21 @@ def model_status(configfile: Path, resources: Path) -> list[dict[str, str]]:
         raise SystemExit(f"Cannot read the config {configfile}: {error}") from error
     models: Mapping[str, Any] = config.get("models") or {}
     detectors: Mapping[str, Any] = config.get("detectors") or {}
+    try:
+        selection = resolve_models((config.get("run") or {}).get("models", []), models)
+    except PlanError as error:
+        raise SystemExit(f"Invalid config {configfile}: {error}") from error
+    alias_of = {name: alias for alias, name in selection.resolved.items()}
     rows: list[dict[str, str]] = []
     used_detectors: dict[str, None] = {}
-    for name in (config.get("run") or {}).get("models", []):
+    for name in selection.names:
         model = models.get(name)
         if model is None:
             rows.append(_row(name, status=f"invalid: not defined under `models:` in {configfile}"))
             continue
         row = _row(name, backend=str(model.get("backend", "-")))
+        if name in alias_of:
+            row["model"] = f"{name} (alias {alias_of[name]})"
         marker_set = str(model.get("marker_set"))
         row["marker set"] = marker_set
         if model.get("detector"):
@@ -87,7 +99,16 @@ def model_status(configfile: Path, resources: Path) -> list[dict[str, str]]:
             rows.append({**row, "status": "ready (no weights)"})
             continue
         rows.append(
-            _weights_row(row, name, "pose", model["weights"], resources, configfile, marker_set)
+            _weights_row(
+                row,
+                name,
+                "pose",
+                model["weights"],
+                resources,
+                configfile,
+                marker_set,
+                backend=str(model.get("backend")),
+            )
         )
     for name in used_detectors:
         row = _row(name, backend="detector")
@@ -97,7 +118,15 @@ def model_status(configfile: Path, resources: Path) -> list[dict[str, str]]:
             )
             continue
         rows.append(
-            _weights_row(row, name, "detector", detectors[name]["weights"], resources, configfile)
+            _weights_row(
+                row,
+                name,
+                "detector",
+                detectors[name]["weights"],
+                resources,
+                configfile,
+                backend=str(detectors[name].get("backend", "transformers")),
+            )
         )
     return rows
 
@@ -114,12 +143,21 @@ def _weights_row(
     resources: Path,
     configfile: Path,
     marker_set: str | None = None,
+    *,
+    backend: str,
 ) -> dict[str, str]:
     try:
-        spec = WeightsSpec.from_config(name, kind, section)
+        spec = WeightsSpec.from_config(name, kind, section, weights_format(backend))
     except WeightsError as error:
         return {**row, "status": f"invalid: {error}"}
     row = {**row, "weights": spec.source}
+    missing = _missing_packages(spec.format, kind)
+    if missing:
+        return {
+            **row,
+            "status": f"missing software ({', '.join(missing)} not installed): run "
+            "`make setup-mmpose`",
+        }
     manifest = resources / name / MANIFEST_NAME
     try:
         if spec.local_path is not None:
@@ -130,7 +168,13 @@ def _weights_row(
                     "status": f"missing (no folder {spec.local_path}: put the checkpoint "
                     "there or fix weights.local_path)",
                 }
-            verify_checkpoint(spec.local_path, kind=kind, marker_set=marker_set)
+            verify_checkpoint(
+                spec.local_path,
+                kind=kind,
+                marker_set=marker_set,
+                format=spec.format,
+                config=spec.config,
+            )
         else:
             row["checkpoint"] = str(resources / name / CHECKPOINT_DIR)
             if not manifest.is_file():
@@ -142,6 +186,23 @@ def _weights_row(
     except WeightsError as error:
         return {**row, "status": "invalid: " + " ".join(str(error).split())}
     return {**row, "status": "ready"}
+
+
+# The packages a weights format needs to load (pose models; detectors also need these).
+_FORMAT_PACKAGES: dict[str, tuple[str, ...]] = {
+    "openmmlab": ("mmengine", "mmcv", "mmpose"),
+}
+_DETECTOR_PACKAGES: dict[str, tuple[str, ...]] = {"openmmlab": ("mmdet", "mmpretrain")}
+
+
+def _missing_packages(format: str, kind: WeightsKind) -> list[str]:
+    """The packages needed to load weights of `format` for `kind` that are not installed."""
+    import importlib.util
+
+    needed = _FORMAT_PACKAGES.get(format, ())
+    if kind == "detector":
+        needed += _DETECTOR_PACKAGES.get(format, ())
+    return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
 def format_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str]) -> str:

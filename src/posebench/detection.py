@@ -329,21 +329,67 @@ class PersonDetector:
         results = self.processor.post_process_object_detection(
             outputs, threshold=-1.0, target_sizes=[(height, width)] * len(frames)
         )
-        limits = np.array([width, height, width, height], dtype=np.float32)
-        candidates = []
-        for result in results:
-            boxes = result["boxes"].float().cpu().numpy().astype(np.float32)
-            scores = result["scores"].float().cpu().numpy().astype(np.float32)
-            labels = result["labels"].cpu().numpy()
-            boxes = np.clip(boxes, 0.0, limits)
-            keep = (
-                (labels == self.person)
-                & (scores >= threshold)
-                & (boxes[:, 2] > boxes[:, 0])
-                & (boxes[:, 3] > boxes[:, 1])
+        return [
+            person_candidates(
+                result["boxes"].float().cpu().numpy(),
+                result["scores"].float().cpu().numpy(),
+                result["labels"].cpu().numpy(),
+                self.person,
+                threshold,
+                (width, height),
             )
-            candidates.append((boxes[keep], scores[keep]))
-        return candidates
+            for result in results
+        ]
+
+
+def person_candidates(
+    boxes: npt.NDArray[Any],
+    scores: npt.NDArray[Any],
+    labels: npt.NDArray[Any],
+    person: int,
+    threshold: float,
+    image_size: tuple[int, int],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The boxes (n, 4) x1, y1, x2, y2 of one image's detections labelled `person` with a
+    score >= `threshold`, clipped to the image (`image_size` width, height) and non-empty
+    after clipping, and their scores (n,), as float32."""
+    width, height = image_size
+    limits = np.array([width, height, width, height], dtype=np.float32)
+    boxes = np.clip(boxes.astype(np.float32), 0.0, limits)
+    scores = scores.astype(np.float32)
+    keep = (
+        (labels == person)
+        & (scores >= threshold)
+        & (boxes[:, 2] > boxes[:, 0])
+        & (boxes[:, 3] > boxes[:, 1])
+    )
+    return boxes[keep], scores[keep]
+
+
+DETECTOR_BACKENDS: dict[str, str] = {
+    "transformers": "posebench.detection:PersonDetector",
+    "mmdet": "posebench.backends.mmdet_detector:MMDetPersonDetector",
+}
+"""Detector backend (config `detectors.<name>.backend`, default transformers) -> the class,
+imported only when used."""
+
+
+def create_detector(
+    backend: str, weights_dir: Path, name: str, device: str, precision: str
+) -> Detector:
+    """The person detector `name` of `backend` from its weights folder `weights_dir`."""
+    import importlib
+
+    if backend not in DETECTOR_BACKENDS:
+        raise DetectionError(
+            f"Detector {name!r}: unknown backend {backend!r}; available: "
+            f"{', '.join(sorted(DETECTOR_BACKENDS))}."
+        )
+    module, _, attribute = DETECTOR_BACKENDS[backend].partition(":")
+    detector: Detector = getattr(importlib.import_module(module), attribute)(
+        weights_dir, name, device, precision
+    )
+    return detector
 
 
 Detector = Callable[

@@ -22,7 +22,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from posebench.skeletons import ANATOMICAL_KEYPOINTS, BLAZEPOSE_KEYPOINTS, COCO_KEYPOINTS
+from posebench.skeletons import (
+    ANATOMICAL_KEYPOINTS,
+    BLAZEPOSE_KEYPOINTS,
+    COCO_KEYPOINTS,
+    COCO_WHOLEBODY_KEYPOINTS,
+)
 
 _COCO_TO_POSE2SIM = {
     "nose": "Nose",
@@ -32,6 +37,17 @@ _COCO_TO_POSE2SIM = {
     "left_hip": "LHip", "right_hip": "RHip",
     "left_knee": "LKnee", "right_knee": "RKnee",
     "left_ankle": "LAnkle", "right_ankle": "RAnkle",
+}  # fmt: skip
+
+# COCO-WholeBody's body and foot keypoints onto Pose2Sim's COCO-133 marker set
+# (Markers_Coco133.xml), which has the eyes and feet but no Neck. The face and hand keypoints
+# stay in the 2D keypoint files only: they become no marker (Pose2Sim takes its RThumb,
+# RIndex and RPinky markers, weight 0.2 in IK, from hand keypoints; they are left out here).
+_COCO_WHOLEBODY_TO_POSE2SIM = {
+    **_COCO_TO_POSE2SIM,
+    "left_eye": "LEye", "right_eye": "REye",
+    "left_big_toe": "LBigToe", "left_small_toe": "LSmallToe", "left_heel": "LHeel",
+    "right_big_toe": "RBigToe", "right_small_toe": "RSmallToe", "right_heel": "RHeel",
 }  # fmt: skip
 
 # Anatomical keypoints onto the OpenCap-style `_study` markers of Pose2Sim's LSTM marker set
@@ -203,6 +219,18 @@ MARKER_SETS: dict[str, MarkerSet] = {
         ik_setup="IK_Setup_Pose2Sim_Coco17.xml",
         coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
         midpoints={"Neck": ("left_shoulder", "right_shoulder")},
+    ),
+    # COCO-WholeBody's 133 keypoints (e.g. RTMPose/DWPose wholebody models) onto Pose2Sim's
+    # COCO-133 marker set: body and feet only (see _COCO_WHOLEBODY_TO_POSE2SIM).
+    "coco_wholebody": MarkerSet(
+        name="coco_wholebody",
+        keypoints=COCO_WHOLEBODY_KEYPOINTS,
+        markers=_COCO_WHOLEBODY_TO_POSE2SIM,
+        opensim_model="Model_Pose2Sim_simple.osim",
+        opensim_markers="Markers_Coco133.xml",
+        scaling_setup="Scaling_Setup_Pose2Sim_Coco133.xml",
+        ik_setup="IK_Setup_Pose2Sim_Coco133.xml",
+        coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
     ),
     "anatomical": MarkerSet(
         name="anatomical",

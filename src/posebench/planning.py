@@ -14,6 +14,8 @@ import os
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,9 @@ from posebench.paths import (
     PATHS,
 )
 
+# Backends of top-down models: they need weights and a person detector.
+TOP_DOWN_BACKENDS = ("vitpose", "mmpose")
+
 
 class PlanError(ValueError):
     """The configuration or a sample sheet cannot be planned; the message says the fix."""
@@ -37,11 +42,12 @@ class PlanError(ValueError):
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Raise `PlanError` for unsafe names, names that refer to nothing and inconsistent
-    sections."""
+    """Raise `PlanError` for unsafe names, names that refer to nothing, model aliases that
+    collide and inconsistent sections."""
     _check_safe_names(config)
     _check_names("datasets", config["run"]["datasets"], config["datasets"])
-    _check_names("models", config["run"]["models"], config["models"])
+    selection = select_models(config)
+    _check_names("models", selection.names, config["models"], selection.aliases)
     for name, dataset in config["datasets"].items():
         expected = PATHS.generated.format(dataset=name).rsplit("/", 1)[0]
         if "generate" in dataset and dataset["path"] != expected:
@@ -63,9 +69,11 @@ def check_config(config: Mapping[str, Any]) -> None:
                 f"config: model {name!r} uses detector {detector!r}, which is not defined "
                 f"under `detectors:` (defined: {sorted(detectors)})."
             )
-        if model["backend"] == "vitpose" and (detector is None or "weights" not in model):
+        top_down = model["backend"] in TOP_DOWN_BACKENDS
+        if top_down and (detector is None or "weights" not in model):
             raise PlanError(
-                f"config: model {name!r} (backend vitpose) needs `weights:` and `detector:`."
+                f"config: model {name!r} (backend {model['backend']}) needs `weights:` and "
+                "`detector:`."
             )
     for name, setup in config["opensim"]["setups"].items():
         fetch = setup.get("fetch")
@@ -85,7 +93,8 @@ def _check_safe_names(config: Mapping[str, Any]) -> None:
         "detectors": config.get("detectors", {}),
         "opensim.setups": config["opensim"]["setups"],
         "run.datasets": config["run"]["datasets"],
-        "run.models": config["run"]["models"],
+        # run.models may hold aliases (e.g. Hugging Face repo ids, with a `/`): what they
+        # resolve to are names of `models:`, checked above; unknown ones by _check_names.
     }
     for name, dataset in config["datasets"].items():
         groups[f"datasets.{name}.camera_setups"] = dataset.get("camera_setups", {})
@@ -102,13 +111,91 @@ def _check_safe_names(config: Mapping[str, Any]) -> None:
             )
 
 
-def _check_names(kind: str, selected: Sequence[str], defined: Mapping[str, Any]) -> None:
+def _check_names(
+    kind: str,
+    selected: Sequence[str],
+    defined: Mapping[str, Any],
+    aliases: Mapping[str, str] | None = None,
+) -> None:
     unknown = [name for name in selected if name not in defined]
     if unknown:
+        also = f", or one of their aliases: {sorted(aliases)}" if aliases else ""
         raise PlanError(
             f"config: run.{kind} names {unknown}, which are not defined under "
-            f"`{kind}:`. Valid names: {sorted(defined)}."
+            f"`{kind}:`. Valid names: {sorted(defined)}{also}."
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Models to run: `run.models` may name a model by one of its `aliases:`
+
+
+@dataclass(frozen=True)
+class ModelSelection:
+    """`run.models` resolved against the model registry (see `resolve_models`).
+
+    `names`: the models to run, by registry name, in the order of `run.models`, each once;
+    a name that is neither a model nor an alias is kept as written (`check_config` reports
+    it). `resolved`: {alias: model name} of the aliases `run.models` used. `aliases`: every
+    alias of the registry, {alias: model name}.
+    """
+
+    names: tuple[str, ...]
+    resolved: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def notes(self) -> list[str]:
+        """One line per alias used, saying which model it selected."""
+        return [
+            f"run.models: {alias!r} is an alias of model {name!r}; its results are stored "
+            f"under {name!r}."
+            for alias, name in self.resolved.items()
+        ]
+
+
+def model_aliases(models: Mapping[str, Any]) -> dict[str, str]:
+    """{alias: model name} from the `aliases:` lists of the model registry `models`.
+
+    Raises `PlanError` when an alias is also a model's name, or is given twice (to two
+    models, or twice to one), since `run.models` could then not say which model it means.
+    """
+    aliases: dict[str, str] = {}
+    for name, entry in models.items():
+        given = entry.get("aliases") if isinstance(entry, Mapping) else None
+        for alias in map(str, given or ()):
+            if alias in models:
+                raise PlanError(
+                    f"config: alias {alias!r} of model {name!r} is also the name of a model "
+                    f"under `models:`. Remove it from `models: {name}: aliases:`."
+                )
+            if alias in aliases:
+                raise PlanError(
+                    f"config: alias {alias!r} is given to model {aliases[alias]!r} and again "
+                    f"to model {name!r}; an alias must select one model. Keep it in one "
+                    "`aliases:` list under `models:`."
+                )
+            aliases[alias] = name
+    return aliases
+
+
+def resolve_models(selected: Iterable[str], models: Mapping[str, Any]) -> ModelSelection:
+    """`selected` (the names of `run.models`) with aliases replaced by the model names of
+    the registry `models`, in order, each model once (a model named both ways runs once).
+    Raises `PlanError` for colliding aliases (`model_aliases`); unknown names are kept."""
+    aliases = model_aliases(models)
+    names: dict[str, None] = {}
+    resolved: dict[str, str] = {}
+    for name in selected:
+        if name not in models and name in aliases:
+            resolved[name] = aliases[name]
+            name = aliases[name]
+        names[name] = None
+    return ModelSelection(tuple(names), resolved, aliases)
+
+
+def select_models(config: Mapping[str, Any]) -> ModelSelection:
+    """The models `run.models` of `config` selects (`resolve_models`)."""
+    return resolve_models(config["run"]["models"], config["models"])
 
 
 def name_pattern(names: Iterable[str]) -> str:
@@ -196,8 +283,16 @@ class Plan:
 
     # -- registries -------------------------------------------------------------------
 
+    @cached_property
+    def run_models(self) -> tuple[str, ...]:
+        """The models of `run.models`, by registry name (aliases resolved)."""
+        return select_models(self.config).names
+
     def model(self, name: str) -> Mapping[str, Any]:
-        return self.config["models"][name]  # type: ignore[no-any-return]
+        """The registry entry of model `name`, without its `aliases:` (other names for it in
+        `run.models`: editing them changes no output, so no job's parameters)."""
+        entry = self.config["models"][name]
+        return {key: value for key, value in entry.items() if key != "aliases"}
 
     def detector(self, name: str) -> Mapping[str, Any]:
         return self.config["detectors"][name]  # type: ignore[no-any-return]
@@ -208,10 +303,24 @@ class Plan:
         return [name for name, entry in entries.items() if "weights" in entry]
 
     def weights_entry(self, name: str) -> dict[str, Any]:
-        """{kind, section} of the model or detector whose weights `name` are fetched."""
+        """{kind, section} of the model or detector whose weights `name` are fetched, and
+        `format` when it is not "transformers" (the format follows the backend:
+        `posebench.weights.spec.weights_format`; detectors default to backend transformers).
+        Leaving the default out keeps the fetch_weights rule's params, and so its outputs,
+        as they were before OpenMMLab weights existed."""
+        from posebench.weights.spec import weights_format
+
         if name in self.config["models"]:
-            return {"kind": "pose", "section": self.config["models"][name]["weights"]}
-        return {"kind": "detector", "section": self.config["detectors"][name]["weights"]}
+            kind, entry = "pose", self.config["models"][name]
+            backend = entry["backend"]
+        else:
+            kind, entry = "detector", self.config["detectors"][name]
+            backend = entry.get("backend", "transformers")
+        found: dict[str, Any] = {"kind": kind, "section": entry["weights"]}
+        weights = weights_format(backend)
+        if weights != "transformers":
+            found["format"] = weights
+        return found
 
     def marker_set(self, model: str) -> str:
         return str(self.model(model)["marker_set"])
@@ -395,7 +504,7 @@ class Plan:
         scaled on.
         """
         fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name}
-        models = self.config["run"]["models"] if "model" in fields else [""]
+        models = self.run_models if "model" in fields else ("",)
         paths: set[str] = set()
         for name in [dataset] if dataset else self.config["run"]["datasets"]:
             setups = self.setups(name)

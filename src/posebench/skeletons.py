@@ -32,3 +32,24 @@ ANATOMICAL_KEYPOINTS: tuple[str, ...] = (
     "r_5meta", "l_5meta", "r_toe", "l_toe", "r_big_toe", "l_big_toe", "l_calc", "r_calc",
     "C7", "L2", "T11", "T6",
 )  # fmt: skip
+
+# COCO-WholeBody's 133 keypoints, in model output order (MMPose's `coco_wholebody` dataset
+# meta, whose ids Pose2Sim's COCO_133 skeleton uses): the 17 COCO keypoints, 6 foot
+# keypoints, 68 face landmarks (face-0..face-67), then 21 keypoints per hand, left first
+# (the hand root, then four per finger, from its base to its tip).
+_HAND_POINTS: tuple[str, ...] = (
+    "hand_root",
+    *(
+        f"{finger}{joint}"
+        for finger in ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+        for joint in range(1, 5)
+    ),
+)
+COCO_WHOLEBODY_KEYPOINTS: tuple[str, ...] = (
+    *COCO_KEYPOINTS,
+    "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel",
+    *(f"face-{i}" for i in range(68)),
+    *(f"left_{point}" for point in _HAND_POINTS),
+    *(f"right_{point}" for point in _HAND_POINTS),
+)  # fmt: skip

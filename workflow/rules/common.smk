@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +24,18 @@ from posebench.planning import (
     check_config,
     fetch_forced,
     name_pattern,
+    select_models,
 )
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
+
+# run.models may name a model by an alias (`models: <name>: aliases:`, e.g. a Hugging Face
+# repo id); from here on everything (the plan, the report) sees the registry names.
+MODEL_SELECTION = select_models(config)
+for note in MODEL_SELECTION.notes():
+    print(f"posebench: {note}", file=sys.stderr)
+config["run"]["models"] = list(MODEL_SELECTION.names)
 
 # Absolute, because the sheet is validated after parsing, when relative paths no longer
 # resolve against this file.

@@ -14,6 +14,7 @@ run(
     load_manifest(Path(snakemake.input.weights)).path,
     Path(snakemake.output[0]),
     detector_name=snakemake.wildcards.detector,
+    backend=detector.get("backend", "transformers"),
     score_threshold=detector["score_threshold"],
     batch_size=detector["batch_size"],
     device=options.get("device", "auto"),

@@ -10,7 +10,12 @@ log_to_file(snakemake.log[0])
 entry = snakemake.params.entry
 output = Path(snakemake.output[0])
 fetch_weights(
-    WeightsSpec.from_config(snakemake.wildcards.weights, entry["kind"], entry["section"]),
+    WeightsSpec.from_config(
+        snakemake.wildcards.weights,
+        entry["kind"],
+        entry["section"],
+        entry.get("format", "transformers"),
+    ),
     output.parent,
     marker_set=snakemake.params.marker_set,
 )

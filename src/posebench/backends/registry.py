@@ -17,6 +17,7 @@ from posebench.backends.base import BackendError, PoseBackend
 
 BACKENDS: dict[str, str] = {
     "mediapipe": "posebench.backends.mediapipe_blazepose",
+    "mmpose": "posebench.backends.mmpose_topdown",
     "oracle": "posebench.backends.oracle",
     "vitpose": "posebench.backends.vitpose",
 }

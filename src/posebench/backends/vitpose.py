@@ -10,25 +10,12 @@ their maxima back to image pixels. Scores are heatmap maxima clipped to [0, 1]. 
 checkpoint (a local folder written by the fetch_weights rule) must output exactly the
 keypoints of the configured marker set, in the same order.
 
-Options (config/config.yaml, `models.<name>.options`):
-
-- `device`: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N";
-- `precision`: "fp32", "fp16" or "bf16" (mixed precision on CUDA; fp32 on the CPU);
-- `crop_batch_size`: person crops per forward pass (default 32).
-
-GPU memory: if a forward pass runs out of GPU memory, the chunk is retried with half the
-crop batch (down to 1), a warning names the new size, and the smaller size is kept for the
-rest of the video. If one crop at a time still does not fit, the error asks to lower
-`crop_batch_size` / `batch_size` of the model in config/config.yaml.
-
-Multi-GPU nodes: Snakemake's `gpu` resource only counts GPUs, it does not choose one. Give
-each job its own GPU through CUDA_VISIBLE_DEVICES (the cluster's GPU binding, or a profile /
-`--default-resources` setting of the executor) so that "auto" and "cuda" mean that GPU.
+Options (`device`, `precision`, `crop_batch_size`), the GPU out-of-memory fallback and the
+per-frame boxes are those of every top-down backend: `posebench.backends.topdown`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,65 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from posebench.backends.base import (
-    BackendError,
-    FrameBatch,
-    PoseBackend,
-    slot_indices,
-)
-from posebench.detection import (
-    DetectionError,
-    DetectionTrack,
-    autocast,
-    load_detections,
-    load_pretrained,
-    resolve_device,
-)
-from posebench.markersets import get_marker_set
-from posebench.video import probe_video
+from posebench.backends.base import BackendError, PoseBackend
+from posebench.backends.topdown import Keypoints, TopDownBackend, finish_scores
+from posebench.detection import autocast, load_pretrained
 
 if TYPE_CHECKING:
     import torch
     from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor
-
-log = logging.getLogger(__name__)
-
-_OPTIONS: dict[str, Any] = {"device": "auto", "precision": "fp32", "crop_batch_size": 32}
-
-
-def _parse_options(model_name: str, options: Mapping[str, Any]) -> tuple[str, str, int]:
-    """(device, precision, crop_batch_size) from the model's `options` over the defaults;
-    BackendError for an unknown option or a crop_batch_size that is not an integer >= 1."""
-    unknown = set(options) - set(_OPTIONS)
-    if unknown:
-        raise BackendError(
-            f"Model {model_name!r}: unknown vitpose options {sorted(unknown)}; "
-            f"allowed: {sorted(_OPTIONS)}."
-        )
-    settings = {**_OPTIONS, **options}
-    crop_batch_size = settings["crop_batch_size"]
-    if isinstance(crop_batch_size, bool) or not isinstance(crop_batch_size, int):
-        raise BackendError(
-            f"Model {model_name!r}: option crop_batch_size={crop_batch_size!r} must be an "
-            "integer >= 1."
-        )
-    if crop_batch_size < 1:
-        raise BackendError(
-            f"Model {model_name!r}: option crop_batch_size={crop_batch_size} must be >= 1."
-        )
-    return str(settings["device"]), str(settings["precision"]), crop_batch_size
-
-
-def _require_libraries(model_name: str) -> None:
-    """BackendError naming the model when PyTorch or Transformers' ViTPose is missing."""
-    try:
-        import torch  # noqa: F401
-        from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor  # noqa: F401
-    except ImportError as error:
-        raise BackendError(
-            f"Model {model_name!r}: the vitpose backend needs PyTorch and Transformers "
-            "(pip install -e '.[vitpose]')."
-        ) from error
 
 
 def _load_checkpoint(
@@ -123,155 +58,42 @@ def _load_checkpoint(
     return processor, model
 
 
-def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions PyTorch raises when GPU memory runs out."""
-    import torch
-
-    return (
-        torch.cuda.OutOfMemoryError,
-        getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
-    )
-
-
-class VitPoseBackend(PoseBackend):
+class VitPoseBackend(TopDownBackend):
     """ViTPose heatmaps on the tracked person box of each frame."""
+
+    backend = "vitpose"
 
     def __init__(
         self, model_name: str, marker_set: str, options: Mapping[str, Any], weights_dir: Path | None
     ) -> None:
-        device, precision, crop_batch_size = _parse_options(model_name, options)
-        if weights_dir is None:
-            raise BackendError(
-                f"Model {model_name!r} needs weights; run fetch_weights (give the model "
-                "`weights:` in config/config.yaml)."
-            )
-        _require_libraries(model_name)
-        self.name = model_name
-        self.marker_set = marker_set
-        self.keypoint_names = get_marker_set(marker_set).keypoints
-        self._device, self._precision = resolve_device(
-            device, precision, f"Model {model_name!r}", BackendError
-        )
+        super().__init__(model_name, marker_set, options, weights_dir)
+        assert weights_dir is not None  # checked by TopDownBackend
         self._processor, model = _load_checkpoint(
             model_name, marker_set, len(self.keypoint_names), weights_dir
         )
         self._model = model.eval().to(self._device)
         # ViTPose+ (mixture of experts) checkpoints: expert 0 is the COCO one.
         self._moe = getattr(model.config.backbone_config, "num_experts", 1) > 1
-        self._crop_batch_size = crop_batch_size
-        self._out_of_memory = _out_of_memory_errors()
-        self._track: DetectionTrack | None = None
-        self._video: Path | None = None
-        self._detections: Path | None = None
 
-    def start_video(self, video: Path, detections: Path | None = None) -> None:
-        if detections is None:
-            raise BackendError(
-                f"Model {self.name!r} is top-down and needs the person detections of {video} "
-                "(output of the detect rule); the model needs a `detector:` in "
-                "config/config.yaml."
-            )
+    def _require_libraries(self) -> None:
         try:
-            track = load_detections(detections)
-        except DetectionError as error:
-            raise BackendError(f"Model {self.name!r}: {error}") from error
-        info = probe_video(video)
-        if track.image_size != (info.width, info.height):
+            import torch  # noqa: F401
+            from transformers import VitPoseForPoseEstimation, VitPoseImageProcessor  # noqa: F401
+        except ImportError as error:
             raise BackendError(
-                f"{detections} is for {track.image_size[0]}x{track.image_size[1]} images, "
-                f"video {video} is {info.width}x{info.height}: the detections belong to "
-                "another video. Delete the file and re-run the detect rule."
-            )
-        if track.frame_count_header != info.frame_count_header:
-            raise BackendError(
-                f"{detections} is for a video of {track.frame_count_header} frames (header), "
-                f"video {video} has {info.frame_count_header}: the detections belong to "
-                "another video. Delete the file and re-run the detect rule."
-            )
-        if track.n_frames < info.frame_count_header:
-            raise BackendError(
-                f"{detections} holds {track.n_frames} frame slots, video {video} has at least "
-                f"{info.frame_count_header} (its header's frame count): the detections belong "
-                "to another video or were written before frames were placed on their slots. "
-                "Delete the file and re-run the detect rule."
-            )
-        self._track = track
-        self._video = video
-        self._detections = detections
-
-    def predict(
-        self, frames: FrameBatch, slots: Sequence[int]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        if self._track is None:
-            raise BackendError("VitPoseBackend.predict called before start_video")
-        index = slot_indices(frames, slots, f"Model {self.name!r}")
-        if index.size and index.max() >= self._track.n_frames:
-            raise BackendError(
-                f"{self._video} has a frame at slot {index.max()} but its detections "
-                f"{self._detections} hold {self._track.n_frames} frame slots: they belong to "
-                "another video. Delete the file and re-run the detect rule."
-            )
-        keypoints = np.full((len(frames), len(self.keypoint_names), 2), np.nan, dtype=np.float32)
-        scores = np.zeros((len(frames), len(self.keypoint_names)), dtype=np.float32)
-        found = np.flatnonzero(self._track.found()[index])
-        if found.size:
-            boxes = self._track.boxes[index[found]].astype(np.float64)
-            coco = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
-            keypoints[found], scores[found] = self._estimate([frames[int(i)] for i in found], coco)
-        return keypoints, scores
-
-    def end_video(self, n_slots: int) -> None:
-        if self._track is not None and n_slots != self._track.n_frames:
-            raise BackendError(
-                f"{self._detections} holds {self._track.n_frames} frame slots, video "
-                f"{self._video} has {n_slots}: the detections belong to another video. Delete "
-                "the file and re-run the detect rule."
-            )
-
-    def _estimate(
-        self, images: Sequence[npt.NDArray[np.uint8]], boxes: npt.NDArray[np.float64]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Keypoints (n, K, 2) and scores (n, K) for one person box (COCO xywh) per image,
-        `crop_batch_size` crops per forward pass, halving it on GPU out-of-memory."""
-        import torch
-
-        keypoints: list[npt.NDArray[np.float32]] = []
-        scores: list[npt.NDArray[np.float32]] = []
-        start = 0
-        while start < len(images):
-            size = min(self._crop_batch_size, len(images) - start)
-            try:
-                chunk = self._forward(images[start : start + size], boxes[start : start + size])
-            except self._out_of_memory as error:
-                if size == 1:
-                    raise BackendError(
-                        f"Model {self.name!r}: out of GPU memory on {self._device} even with one "
-                        "crop per forward pass. Lower crop_batch_size / batch_size of this model "
-                        "in config/config.yaml, use a smaller model, or a GPU with more memory."
-                    ) from error
-                chunk = None
-            if chunk is None:  # out of memory; retried outside the handler so memory is freed
-                self._crop_batch_size = size // 2
-                log.warning(
-                    "Model %r: out of GPU memory with %d crops per forward pass; retrying with "
-                    "crop_batch_size=%d (lower it in config/config.yaml to avoid the retries).",
-                    self.name, size, self._crop_batch_size,
-                )  # fmt: skip
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                continue
-            keypoints.append(chunk[0])
-            scores.append(chunk[1])
-            start += len(chunk[0])
-        return np.concatenate(keypoints), np.concatenate(scores)
+                f"Model {self.name!r}: the vitpose backend needs PyTorch and Transformers "
+                "(pip install -e '.[vitpose]')."
+            ) from error
 
     def _forward(
         self, images: Sequence[npt.NDArray[np.uint8]], boxes: npt.NDArray[np.float64]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    ) -> Keypoints:
         import torch
         from transformers.models.vitpose.modeling_vitpose import VitPoseEstimatorOutput
 
-        per_image = [[box] for box in boxes.tolist()]
+        # The image processor takes COCO boxes: top-left x, top-left y, width, height.
+        coco = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+        per_image = [[box] for box in coco.tolist()]
         inputs = self._processor.preprocess(
             list(images),
             boxes=per_image,
@@ -291,14 +113,7 @@ class VitPoseBackend(PoseBackend):
         )
         keypoints = np.stack([result[0]["keypoints"].numpy() for result in results])
         scores = np.stack([result[0]["scores"].numpy().reshape(-1) for result in results])
-        keypoints = keypoints.astype(np.float32)
-        scores = np.clip(np.nan_to_num(scores.astype(np.float32), nan=0.0), 0.0, 1.0)
-        scores[~np.isfinite(keypoints).all(axis=-1)] = 0.0
-        keypoints[scores <= 0] = np.nan
-        return keypoints, scores
-
-    def close(self) -> None:
-        self._track = None
+        return finish_scores(keypoints, scores)
 
 
 def create(

@@ -14,7 +14,7 @@ from pathlib import Path
 from posebench.detection import (
     TRACK_MIN_IOU,
     DetectionTrack,
-    PersonDetector,
+    create_detector,
     save_detections,
     track_on_slots,
     track_person,
@@ -39,6 +39,7 @@ def run(
     output: Path,
     *,
     detector_name: str,
+    backend: str = "transformers",
     score_threshold: float = 0.8,
     batch_size: int = 8,
     device: str = "auto",
@@ -46,14 +47,15 @@ def run(
     progress_every_s: float = 10.0,
 ) -> DetectionTrack:
     """Detect and track the person in every decodable frame of `video` with the detector in
-    `weights_dir`; save the track, one row per frame slot, to `output` and return it.
+    `weights_dir` (of `backend`: `posebench.detection.DETECTOR_BACKENDS`); save the track,
+    one row per frame slot, to `output` and return it.
 
     Frames are decoded in a background thread and passed to the detector in batches of
     `batch_size`; the video is never held in memory. Raises VideoError if no frame
     decodes and DetectionError if the checkpoint cannot be used.
     """
     info = probe_video(video)
-    detector = PersonDetector(weights_dir, detector_name, device, precision)
+    detector = create_detector(backend, weights_dir, detector_name, device, precision)
     stats = SlotStats()
     started = time.monotonic()
     progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)

@@ -1,12 +1,17 @@
-"""Model weights: fetch Hugging Face checkpoints of pose models and detectors, and verify them.
+"""Model weights: fetch the checkpoints of pose models and detectors, and verify them.
 
-A model's `weights:` entry in the config names either a hub repository at a pinned
-revision (`repo_id`, `revision`) or a folder already on disk (`local_path`): a
-:class:`posebench.weights.spec.WeightsSpec`. A checkpoint is the folder of a Transformers
-model: `config.json`, `model.safetensors` (or `pytorch_model.bin` where the repository has
-no safetensors) and `preprocessor_config.json`; nothing else is downloaded.
+A model's `weights:` entry in the config names a hub repository at a pinned revision
+(`repo_id`, `revision`), a folder already on disk (`local_path`) or, for OpenMMLab
+checkpoints, a file on a web server (`url`, `sha256`, `config`): a
+:class:`posebench.weights.spec.WeightsSpec`. Its format follows the model's backend. A
+Transformers checkpoint is the folder of a Transformers model: `config.json`,
+`model.safetensors` (or `pytorch_model.bin` where the repository has no safetensors) and
+`preprocessor_config.json`; nothing else is downloaded. An OpenMMLab checkpoint (backends
+mmpose and mmdet) is a folder holding an MMEngine config and a `.pth`
+(:mod:`posebench.weights.openmmlab`).
 
-`fetch_weights` makes the checkpoint available (:mod:`posebench.weights.hub`), checks it
+`fetch_weights` makes the checkpoint available (:mod:`posebench.weights.hub`,
+:mod:`posebench.weights.openmmlab`), checks it
 (:mod:`posebench.weights.verify`) and writes `<dest>/weights.json`, the manifest
 (:mod:`posebench.weights.manifest`) that the Snakemake localrule `fetch_weights` declares
 as its output. `load_manifest` reads it back with its checkpoint `path` made absolute.
@@ -24,7 +29,14 @@ from posebench.weights.manifest import (
     verify_manifest,
     write_manifest,
 )
-from posebench.weights.spec import CHECKPOINT_DIR, MANIFEST_NAME, WeightsError, WeightsSpec
+from posebench.weights.openmmlab import fetch_openmmlab
+from posebench.weights.spec import (
+    CHECKPOINT_DIR,
+    MANIFEST_NAME,
+    OPENMMLAB_CONFIG,
+    WeightsError,
+    WeightsSpec,
+)
 from posebench.weights.verify import verify_checkpoint
 
 __all__ = ["fetch_weights", "load_manifest", "verify_checkpoint", "verify_manifest"]
@@ -37,7 +49,8 @@ def fetch_weights(spec: WeightsSpec, dest: Path, *, marker_set: str | None = Non
 
     A local_path checkpoint is verified in place (not copied). A hub checkpoint goes to
     `dest/checkpoint`, from the Hugging Face cache when it is there, else downloaded
-    (only when the hub is reachable and HF_HUB_OFFLINE is not set). An existing manifest
+    (only when the hub is reachable and HF_HUB_OFFLINE is not set); so does an OpenMMLab
+    checkpoint, downloaded from its URL unless it is in place. An existing manifest
     whose files are intact is kept as it is. `marker_set` (pose models) is checked against
     the checkpoint's keypoints. Returns the manifest path.
     """
@@ -51,12 +64,19 @@ def fetch_weights(spec: WeightsSpec, dest: Path, *, marker_set: str | None = Non
             log.info("%s is complete and verified; nothing to do", manifest_path)
             return manifest_path
     commit: str | None = None
+    config: str | None = None  # the file name of an OpenMMLab config in the folder
     if spec.local_path is not None:
         checkpoint = spec.local_path.resolve()
+        config = spec.config
+    elif spec.format == "openmmlab":
+        checkpoint, commit = fetch_openmmlab(spec, dest)
+        config = OPENMMLAB_CONFIG
     else:
         checkpoint = dest / CHECKPOINT_DIR
         commit = fetch_from_hub(spec, checkpoint)
-    info = verify_checkpoint(checkpoint, kind=spec.kind, marker_set=marker_set)
+    info = verify_checkpoint(
+        checkpoint, kind=spec.kind, marker_set=marker_set, format=spec.format, config=config
+    )
     write_manifest(manifest_path, checkpoint_manifest(spec, checkpoint, info, commit))
     log.info("Weights of %s %r (%s) verified in %s", spec.kind, spec.name, spec.source, checkpoint)
     return manifest_path

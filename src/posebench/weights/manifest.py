@@ -13,6 +13,12 @@
       "files": {"config.json": {"size": 123, "sha256": "..."}, ...}
     }
 
+An OpenMMLab checkpoint's manifest also says `"format": "openmmlab"` and names its MMEngine
+config (`"config_file": "config.py"`, or the `.py` of a local folder); `source` is then
+`{url, sha256, config}`, `{repo_id, revision}` (plus `config`, `checkpoint` when the config
+names them) or `{local_path}`; `model_type` is the config's `model.type`,
+and `files` lists the config and the `.pth`. Transformers manifests have neither key.
+
 It holds no time stamp: fetching the same checkpoint twice writes the same bytes.
 """
 
@@ -30,7 +36,9 @@ from posebench.weights.spec import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
     PREPROCESSOR_FILE,
+    WEIGHTS_FORMATS,
     WeightsError,
+    WeightsFormat,
     WeightsSpec,
 )
 from posebench.weights.verify import CheckpointInfo, verify_checkpoint
@@ -63,9 +71,13 @@ class Manifest:
     weights_file: str
     files: Mapping[str, FileEntry]
     num_keypoints: int | None = None
+    format: WeightsFormat = "transformers"
+    config_file: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object written to `weights.json`; `num_keypoints` only when known."""
+        """The JSON object written to `weights.json`; `num_keypoints` only when known,
+        `format` and `config_file` only for OpenMMLab checkpoints (so that Transformers
+        manifests keep their bytes)."""
         content: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
@@ -81,6 +93,10 @@ class Manifest:
         }
         if self.num_keypoints is not None:
             content["num_keypoints"] = self.num_keypoints
+        if self.format != "transformers":
+            content["format"] = self.format
+        if self.config_file is not None:
+            content["config_file"] = self.config_file
         return content
 
     @classmethod
@@ -95,6 +111,12 @@ class Manifest:
                 f"keys {sorted(_REQUIRED_KEYS)}); it was not written by fetch_weights. Delete "
                 "it and re-run fetch_weights."
             )
+        format = content.get("format", "transformers")
+        if format not in WEIGHTS_FORMATS:
+            raise WeightsError(
+                f"Weights manifest {where} has format {format!r}, expected one of "
+                f"{WEIGHTS_FORMATS}; delete it and re-run fetch_weights."
+            )
         return cls(
             name=content["name"],
             kind=content["kind"],
@@ -107,6 +129,8 @@ class Manifest:
                 name: _file_entry(name, entry, where) for name, entry in content["files"].items()
             },
             num_keypoints=content.get("num_keypoints"),
+            format=format,
+            config_file=content.get("config_file"),
         )
 
 
@@ -114,8 +138,13 @@ def checkpoint_manifest(
     spec: WeightsSpec, checkpoint: Path, info: CheckpointInfo, commit: str | None
 ) -> Manifest:
     """The manifest of the verified checkpoint folder `checkpoint` of `spec`, with the size
-    and SHA-256 of its config, weights and preprocessor files."""
-    files = [CONFIG_FILE, info.weights_file, PREPROCESSOR_FILE]
+    and SHA-256 of its config, weights and preprocessor files (OpenMMLab: its config and
+    `.pth`)."""
+    if spec.format == "openmmlab":
+        assert info.config_file is not None
+        files = [info.config_file, info.weights_file]
+    else:
+        files = [CONFIG_FILE, info.weights_file, PREPROCESSOR_FILE]
     return Manifest(
         name=spec.name,
         kind=spec.kind,
@@ -131,6 +160,8 @@ def checkpoint_manifest(
             for name in sorted(files)
         },
         num_keypoints=info.num_keypoints,
+        format=spec.format,
+        config_file=info.config_file,
     )
 
 
@@ -163,8 +194,8 @@ def verify_manifest(
     """Check that the manifest at `path` was written for `spec`, that its files are
     present with the recorded sizes (and SHA-256 when `hashes`), and verify the checkpoint."""
     manifest = load_manifest(path)
-    recorded = (manifest.name, manifest.kind, dict(manifest.source))
-    expected = (spec.name, spec.kind, spec.manifest_source())
+    recorded = (manifest.name, manifest.kind, manifest.format, dict(manifest.source))
+    expected = (spec.name, spec.kind, spec.format, spec.manifest_source())
     if recorded != expected:
         raise WeightsError(
             f"Weights manifest {path} was written for {recorded}, but the config now says "
@@ -183,7 +214,13 @@ def verify_manifest(
                 f"{entry.size}, or a different SHA-256); delete {path} and re-run "
                 "fetch_weights."
             )
-    return verify_checkpoint(manifest.path, kind=spec.kind, marker_set=marker_set)
+    return verify_checkpoint(
+        manifest.path,
+        kind=spec.kind,
+        marker_set=marker_set,
+        format=spec.format,
+        config=manifest.config_file,
+    )
 
 
 def _source(source: Any, where: Path) -> dict[str, str]:
@@ -192,8 +229,8 @@ def _source(source: Any, where: Path) -> dict[str, str]:
         isinstance(key, str) and isinstance(value, str) for key, value in source.items()
     ):
         raise WeightsError(
-            f"Weights manifest {where} has source {source!r}, expected {{repo_id, revision}} "
-            "or {local_path}; delete it and re-run fetch_weights."
+            f"Weights manifest {where} has source {source!r}, expected {{repo_id, revision}}, "
+            "{local_path} or {url, sha256, config}; delete it and re-run fetch_weights."
         )
     return source
 

@@ -1,13 +1,28 @@
-"""Where a model's weights come from (`WeightsSpec`), and the file names of a checkpoint."""
+"""Where a model's weights come from (`WeightsSpec`), and the file names of a checkpoint.
+
+Two checkpoint formats, chosen by the model's backend (`weights_format`), never guessed:
+
+- "transformers": a Transformers folder (`config.json`, `model.safetensors` or
+  `pytorch_model.bin`, `preprocessor_config.json`) from the hub (`repo_id`, `revision`) or
+  on disk (`local_path`).
+- "openmmlab" (backends `mmpose`, `mmdet`): a folder holding one MMEngine config (`.py`) and
+  one PyTorch checkpoint (`.pth`), from a web server (`url`, `sha256`, `config`), the hub
+  (`repo_id`, `revision`, optional `config` and `checkpoint` file names) or on disk
+  (`local_path`: a folder with exactly one `.py` and one `.pth`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 WeightsKind = Literal["pose", "detector"]
+WeightsFormat = Literal["transformers", "openmmlab"]
+WEIGHTS_FORMATS: tuple[WeightsFormat, ...] = ("transformers", "openmmlab")
 
 MANIFEST_NAME = "weights.json"
 CHECKPOINT_DIR = "checkpoint"
@@ -16,11 +31,102 @@ PREPROCESSOR_FILE = "preprocessor_config.json"
 # In order of preference: a checkpoint uses the first one present.
 WEIGHTS_FILES: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
 
+# Backends whose checkpoints are OpenMMLab's; every other backend loads Transformers ones.
+OPENMMLAB_BACKENDS = frozenset({"mmpose", "mmdet"})
+# The name of the (self-contained, re-dumped) MMEngine config in a fetched OpenMMLab folder.
+OPENMMLAB_CONFIG = "config.py"
+OPENMMLAB_SUFFIXES = (".py", ".pth")
+# Packages whose wheels ship configs, referred to as `<package>::<path under configs/>`.
+CONFIG_SCOPES = ("mmpose", "mmdet", "mmpretrain")
+# The repository files of an OpenMMLab hub checkpoint, as downloaded (next to checkpoint/).
+HUB_DIR = "hub"
+
+_SHA256 = re.compile(r"[0-9a-f]{8,64}")
+# OpenMMLab checkpoint names end with the first 8 hex digits of the file's SHA-256, and
+# sometimes a date: `faster_rcnn_r50_fpn_1x_coco_20200130-047c8118.pth`,
+# `hrnet_w48_coco_384x288_dark-e881a4b6_20210203.pth`.
+_NAME_HASH = re.compile(r"-([0-9a-f]{8})(?:_\d{8})?\.pth$")
+_SOURCES = ("url", "repo_id", "local_path")
+_KEYS: dict[str, frozenset[str]] = {
+    "transformers": frozenset({"repo_id", "revision", "local_path"}),
+    "openmmlab": frozenset({"url", "sha256", "config", "checkpoint", *_SOURCES, "revision"}),
+}
+# What a `weights:` section holds, per format, for messages.
+_EXPECTED = {
+    "transformers": "repo_id and revision, or local_path",
+    "openmmlab": "url, sha256 and config; repo_id and revision (config and checkpoint "
+    "optional); or local_path",
+}
+# The keys each source allows (besides its own), for format openmmlab.
+_SOURCE_KEYS: dict[str, frozenset[str]] = {
+    "url": frozenset({"sha256", "config"}),
+    "repo_id": frozenset({"revision", "config", "checkpoint"}),
+    # A local folder holds one .py and one .pth, as the backends read it (no choice to make).
+    "local_path": frozenset(),
+}
+
+
+def weights_format(backend: str) -> WeightsFormat:
+    """The checkpoint format of a backend: "openmmlab" for mmpose and mmdet, else
+    "transformers"."""
+    return "openmmlab" if backend in OPENMMLAB_BACKENDS else "transformers"
+
 
 def weights_file_in(folder: Path) -> str | None:
     """The name of the weights file of the checkpoint folder `folder`: the first of
     WEIGHTS_FILES that is a file there; None if there is none."""
     return next((name for name in WEIGHTS_FILES if (folder / name).is_file()), None)
+
+
+def url_file_name(url: str) -> str:
+    """The file name at the end of the path of `url` (query and fragment ignored)."""
+    return PurePosixPath(unquote(urlsplit(url).path)).name
+
+
+def name_hash_prefix(file_name: str) -> str | None:
+    """The SHA-256 prefix an OpenMMLab checkpoint name carries (`...-047c8118.pth`), if any."""
+    match = _NAME_HASH.search(file_name)
+    return match.group(1) if match else None
+
+
+def openmmlab_files(
+    names: Iterable[str],
+    *,
+    config: str | None,
+    checkpoint: str | None,
+    where: str,
+    nameable: Collection[str] = (),
+) -> tuple[str, str] | None:
+    """The (config, checkpoint) pair among the file names `names` (of a folder or a
+    repository, `where`): the named files, else the only `.py` and the only `.pth`.
+
+    None when one is missing; WeightsError when several could be meant (the message
+    suggests naming it in `weights.<key>` for the keys in `nameable`).
+    """
+    present = sorted(names)
+    found: list[str] = []
+    for suffix, named, key in ((".py", config, "config"), (".pth", checkpoint, "checkpoint")):
+        if named is not None:
+            if named not in present:
+                return None
+            found.append(named)
+            continue
+        candidates = [name for name in present if name.endswith(suffix)]
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            fix = (
+                f"name the one to use as weights.{key} in the config, or "
+                if key in nameable
+                else ""
+            )
+            raise WeightsError(
+                f"{where} holds {len(candidates)} {suffix} files {candidates}, so the "
+                f"{'MMEngine config' if suffix == '.py' else 'PyTorch checkpoint'} is "
+                f"ambiguous (files: {present}): {fix}remove the others."
+            )
+        found.append(candidates[0])
+    return found[0], found[1]
 
 
 class WeightsError(RuntimeError):
@@ -30,39 +136,52 @@ class WeightsError(RuntimeError):
 @dataclass(frozen=True)
 class WeightsSpec:
     """Where the weights of one model or detector come from: a hub repository at a
-    revision, or a local folder (exactly one)."""
+    revision, a local folder or (format openmmlab) a URL, exactly one.
+
+    `config` and `checkpoint` (format openmmlab) name the MMEngine config and the `.pth`:
+    for a URL, the config as `<package>::<path>` or a `.py` file; for a hub repository,
+    file names in it (default: its only `.py` and its only `.pth`). A local folder must hold
+    exactly one of each, as the backends load it.
+    """
 
     name: str
     kind: WeightsKind
     repo_id: str | None
     revision: str | None
     local_path: Path | None
+    format: WeightsFormat = "transformers"
+    url: str | None = None
+    sha256: str | None = None
+    config: str | None = None
+    checkpoint: str | None = None
 
     @classmethod
-    def from_config(cls, name: str, kind: WeightsKind, section: Mapping[str, Any]) -> WeightsSpec:
-        """Build from a config `weights:` section: `{repo_id, revision}` or `{local_path}`."""
+    def from_config(
+        cls,
+        name: str,
+        kind: WeightsKind,
+        section: Mapping[str, Any],
+        format: WeightsFormat = "transformers",
+    ) -> WeightsSpec:
+        """Build from a config `weights:` section of a checkpoint in `format`:
+        `{repo_id, revision}` or `{local_path}`, and for "openmmlab" also
+        `{url, sha256, config}` (see the class docstring)."""
         where = f"config: weights of {kind} {name!r}"
-        repo_id, revision, local_path = (
-            section.get(key) for key in ("repo_id", "revision", "local_path")
-        )
-        unknown = sorted(set(section) - {"repo_id", "revision", "local_path"})
-        if unknown:
-            raise WeightsError(
-                f"{where} has unknown keys {unknown}; expected repo_id and revision, or local_path."
-            )
-        if (repo_id is None) == (local_path is None):
-            raise WeightsError(
-                f"{where} must set exactly one of repo_id or local_path (found {dict(section)}). "
-                "Use {repo_id: <org/name>, revision: <commit, branch or tag>} for a hub "
-                "checkpoint, or {local_path: <folder>} for one on disk."
-            )
-        if local_path is not None:
+        source = _source_key(section, format, where)
+        if source == "url":
+            return cls._from_url(name, kind, section, where)
+        config = _file_name(section.get("config"), ".py", "config", where)
+        checkpoint = _file_name(section.get("checkpoint"), ".pth", "checkpoint", where)
+        revision = section.get("revision")
+        if source == "local_path":
             if revision is not None:
                 raise WeightsError(
-                    f"{where} sets revision {revision!r} with local_path {local_path!r}; a "
-                    "revision only applies to repo_id, remove it."
+                    f"{where} sets revision {revision!r} with local_path "
+                    f"{section['local_path']!r}; a revision only applies to repo_id, remove it."
                 )
-            return cls(name, kind, None, None, Path(str(local_path)).expanduser())
+            local_path = Path(str(section["local_path"])).expanduser()
+            return cls(name, kind, None, None, local_path, format=format, config=config)
+        repo_id = section["repo_id"]
         if not isinstance(repo_id, str) or repo_id.count("/") != 1:
             raise WeightsError(f"{where}: repo_id {repo_id!r} is not of the form <org>/<name>.")
         if not isinstance(revision, str) or not revision:
@@ -70,18 +189,131 @@ class WeightsSpec:
                 f"{where}: repo_id {repo_id!r} needs a revision (found {revision!r}); pin a "
                 "commit hash (or at least a branch or tag such as main)."
             )
-        return cls(name, kind, repo_id, revision, None)
+        return cls(
+            name, kind, repo_id, revision, None, format=format, config=config, checkpoint=checkpoint
+        )
+
+    @classmethod
+    def _from_url(
+        cls, name: str, kind: WeightsKind, section: Mapping[str, Any], where: str
+    ) -> WeightsSpec:
+        """The spec of an OpenMMLab checkpoint on a web server: an http(s) URL of a `.pth`
+        file, its SHA-256 (prefix), agreeing with the prefix in the file name, and a config."""
+        url, sha256, config = (section.get(key) for key in ("url", "sha256", "config"))
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise WeightsError(f"{where}: url {url!r} is not an http:// or https:// URL.")
+        file_name = url_file_name(url)
+        if not file_name.endswith(".pth"):
+            raise WeightsError(
+                f"{where}: url {url!r} does not name a .pth file (file name {file_name!r}); "
+                "point it at the PyTorch checkpoint itself."
+            )
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise WeightsError(
+                f"{where}: url needs sha256, the file's SHA-256 as 8 to 64 lower-case hex "
+                f"digits (found {sha256!r}); `sha256sum <file>` prints it. Quote it in YAML "
+                "(sha256: '04711811') so that a prefix of digits is not read as a number."
+            )
+        named = name_hash_prefix(file_name)
+        if named is not None and not sha256.startswith(named):
+            raise WeightsError(
+                f"{where}: sha256 {sha256!r} contradicts the SHA-256 prefix {named!r} in the "
+                f"file name {file_name!r} of the url; one of them is wrong: fix weights.sha256 "
+                "or weights.url."
+            )
+        if not isinstance(config, str) or not _is_config_reference(config):
+            raise WeightsError(
+                f"{where}: url needs config, the model's MMEngine config (found {config!r}): "
+                f"`<package>::<path>` with package {', '.join(CONFIG_SCOPES)} for a config "
+                "shipped in the installed wheel (e.g. mmdet::faster_rcnn/"
+                "faster-rcnn_r50_fpn_1x_coco.py), or the path of a .py file."
+            )
+        return cls(
+            name, kind, None, None, None, format="openmmlab", url=url, sha256=sha256, config=config
+        )
 
     @property
     def source(self) -> str:
-        """`repo_id@revision` or the local path, for messages and tables."""
+        """`repo_id@revision`, the local path or the URL, for messages and tables."""
         if self.local_path is not None:
             return str(self.local_path)
+        if self.url is not None:
+            return self.url
         return f"{self.repo_id}@{self.revision}"
 
     def manifest_source(self) -> dict[str, str]:
-        """The manifest's `source`: `{repo_id, revision}` or `{local_path}` (absolute)."""
+        """The manifest's `source`: `{repo_id, revision}` (and `config`, `checkpoint` when
+        given), `{local_path}` (absolute; and `config` when given) or `{url, sha256, config}`."""
+        named = {
+            key: value
+            for key, value in (("config", self.config), ("checkpoint", self.checkpoint))
+            if value is not None
+        }
         if self.local_path is not None:
-            return {"local_path": str(self.local_path.resolve())}
+            return {"local_path": str(self.local_path.resolve()), **named}
+        if self.url is not None:
+            assert self.sha256 is not None and self.config is not None
+            return {"url": self.url, "sha256": self.sha256, "config": self.config}
         assert self.repo_id is not None and self.revision is not None
-        return {"repo_id": self.repo_id, "revision": self.revision}
+        return {"repo_id": self.repo_id, "revision": self.revision, **named}
+
+
+def _source_key(section: Mapping[str, Any], format: WeightsFormat, where: str) -> str:
+    """The source key `section` sets (url, repo_id or local_path); raise WeightsError for
+    unknown keys, none or several sources, and keys that do not apply to the source."""
+    if format not in _KEYS:
+        raise ValueError(f"unknown weights format {format!r} ({where})")
+    unknown = sorted(set(section) - _KEYS[format])
+    if unknown and format == "transformers" and set(unknown) <= _KEYS["openmmlab"]:
+        raise WeightsError(
+            f"{where} has keys {unknown}, which apply to OpenMMLab checkpoints only (backends "
+            f"{' and '.join(sorted(OPENMMLAB_BACKENDS))}); this backend loads Transformers "
+            "checkpoints: use repo_id and revision, or local_path."
+        )
+    if unknown:
+        raise WeightsError(f"{where} has unknown keys {unknown}; expected {_EXPECTED[format]}.")
+    sources = [key for key in _SOURCES if section.get(key) is not None]
+    if format == "transformers" and len(sources) != 1:
+        raise WeightsError(
+            f"{where} must set exactly one of repo_id or local_path (found {dict(section)}). "
+            "Use {repo_id: <org/name>, revision: <commit, branch or tag>} for a hub "
+            "checkpoint, or {local_path: <folder>} for one on disk."
+        )
+    if len(sources) != 1:
+        raise WeightsError(
+            f"{where} must set exactly one of url, repo_id or local_path (found "
+            f"{dict(section)}). Use {{url: <.pth URL>, sha256: <hex>, config: <mmpose::path "
+            "or .py file>} for a checkpoint on a web server, {repo_id: <org/name>, "
+            "revision: <commit, branch or tag>} for a hub checkpoint, or {local_path: "
+            "<folder>} for one on disk."
+        )
+    source = sources[0]
+    extra = sorted(set(section) - {source} - _SOURCE_KEYS[source])
+    if format == "openmmlab" and extra:
+        raise WeightsError(
+            f"{where} sets {extra} with {source}, where "
+            f"{'only ' + str(sorted(_SOURCE_KEYS[source])) if _SOURCE_KEYS[source] else 'none'} "
+            "apply; remove them."
+        )
+    return source
+
+
+def _is_config_reference(config: str) -> bool:
+    """True for `<scope>::<path>` with a known scope, or a path ending in `.py`."""
+    scope, separator, path = config.partition("::")
+    if separator:
+        return scope in CONFIG_SCOPES and path.endswith(".py")
+    return config.endswith(".py")
+
+
+def _file_name(value: Any, suffix: str, key: str, where: str) -> str | None:
+    """The file name `value` of weights.`key` (None if unset); raise unless it ends with
+    `suffix`."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.endswith(suffix):
+        raise WeightsError(
+            f"{where}: {key} {value!r} is not the name of a {suffix} file; name the "
+            f"{'MMEngine config' if suffix == '.py' else 'PyTorch checkpoint'} file."
+        )
+    return value

@@ -1,10 +1,19 @@
 """Checks of a checkpoint folder without network access: its files are present and complete,
-its config loads, and its keypoints (pose models) or labels (detectors) fit."""
+its config loads, and its keypoints (pose models) or labels (detectors) fit.
+
+Two formats (`posebench.weights.spec`): a Transformers folder, checked with Transformers'
+`AutoConfig` and the weights file's tensor index; and an OpenMMLab folder (one MMEngine
+config, one `.pth`), checked with mmengine's `Config.fromfile` and `torch.load`
+(weights_only, numpy objects allowed). mmengine, torch and transformers are imported by the
+functions that use them.
+"""
 
 from __future__ import annotations
 
+import pickle
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +24,9 @@ from posebench.weights.spec import (
     PREPROCESSOR_FILE,
     WEIGHTS_FILES,
     WeightsError,
+    WeightsFormat,
     WeightsKind,
+    openmmlab_files,
     weights_file_in,
 )
 
@@ -23,6 +34,12 @@ from posebench.weights.spec import (
 # keypoint, so its first dimension is the checkpoint's keypoint count.
 _HEATMAP_HEAD_WEIGHT = "head.conv.weight"
 _DEFAULT_LABEL = re.compile(r"LABEL_(\d+)")
+# The output layer of MMPose's heads (one heatmap or SimCC channel per keypoint): MMPose 1.x
+# names it `head.`, MMPose 0.x checkpoints (converted by MMPose 1.x on load) `keypoint_head.`.
+_MMPOSE_HEAD_WEIGHTS = ("head.final_layer.weight", "keypoint_head.final_layer.weight")
+# MMDetection models trained on COCO have 80 classes, `person` first.
+_COCO_CLASSES = 80
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 @dataclass(frozen=True)
@@ -34,27 +51,41 @@ class CheckpointInfo:
     num_keypoints: int | None
     weights_file: str
     keypoint_names: tuple[str, ...] | None
+    # The MMEngine config's file name (format openmmlab only).
+    config_file: str | None = None
 
 
 def verify_checkpoint(
-    path: Path, *, kind: WeightsKind, marker_set: str | None = None
+    path: Path,
+    *,
+    kind: WeightsKind,
+    marker_set: str | None = None,
+    format: WeightsFormat = "transformers",
+    config: str | None = None,
 ) -> CheckpointInfo:
     """Check a checkpoint folder without network access; raise WeightsError if unusable.
 
-    The three files must be present, `config.json` must load with Transformers'
-    `AutoConfig`, and a safetensors weights file must be complete. For pose models the
-    keypoint count (`config.num_labels`, the channels of the heatmap head) must equal the
-    marker set's and, where `config.json`'s `id2label` names the keypoints (not the
-    defaults `LABEL_<i>`), the names must equal the marker set's, in order (ignoring
+    Format "transformers": the three files must be present, `config.json` must load with
+    Transformers' `AutoConfig`, and a safetensors weights file must be complete. For pose
+    models the keypoint count (`config.num_labels`, the channels of the heatmap head) must
+    equal the marker set's and, where `config.json`'s `id2label` names the keypoints (not
+    the defaults `LABEL_<i>`), the names must equal the marker set's, in order (ignoring
     case). A detector must have a `person` label. `marker_set` is for pose models only.
+
+    Format "openmmlab": see `_verify_openmmlab`; `config` names the folder's MMEngine
+    config file (default: its only `.py`).
     """
     if kind == "detector" and marker_set is not None:
         raise ValueError(f"marker_set {marker_set!r} given for a detector checkpoint {path}")
+    if format == "openmmlab":
+        return _verify_openmmlab(path, kind, marker_set, config)
+    if config is not None:
+        raise ValueError(f"config {config!r} given for the Transformers checkpoint {path}")
     weights_file = _weights_file(path)
     head_channels = _check_weights_file(path / weights_file)
-    config = _load_config(path)
-    model_type = str(config.model_type)
-    labels = [str(config.id2label[i]) for i in sorted(config.id2label)]
+    hf_config = _load_config(path)
+    model_type = str(hf_config.model_type)
+    labels = [str(hf_config.id2label[i]) for i in sorted(hf_config.id2label)]
     if kind == "detector":
         if "person" not in {label.casefold() for label in labels}:
             raise WeightsError(
@@ -63,7 +94,7 @@ def verify_checkpoint(
                 "detector trained on COCO, such as PekingU/rtdetr_r50vd_coco_o365."
             )
         return CheckpointInfo(path, model_type, None, weights_file, None)
-    num_keypoints = int(config.num_labels)
+    num_keypoints = int(hf_config.num_labels)
     if head_channels is not None and head_channels != num_keypoints:
         raise WeightsError(
             f"Checkpoint {path}: {CONFIG_FILE} declares {num_keypoints} keypoints but "
@@ -184,3 +215,218 @@ def _load_config(path: Path) -> Any:
             "partial download or a model type this Transformers version does not know. "
             "Re-run fetch_weights, or upgrade transformers."
         ) from error
+
+
+# ---------------------------------------------------------------------------------------
+# OpenMMLab checkpoints
+
+
+def load_openmmlab_config(path: Path) -> Any:
+    """`mmengine.config.Config.fromfile(path)` (which resolves `_base_` inheritance); raise
+    WeightsError when mmengine is missing or the config does not load."""
+    try:
+        from mmengine.config import Config
+    except ImportError as error:
+        raise WeightsError(
+            f"Cannot load the MMEngine config {path}: the OpenMMLab stack is not installed: "
+            "run `make setup-mmpose`."
+        ) from error
+    try:
+        return Config.fromfile(str(path))
+    # Config.fromfile raises what executing a config raises (SyntaxError, NameError, ...),
+    # FileNotFoundError for a missing `_base_` and ImportError for `custom_imports`.
+    except Exception as error:
+        raise WeightsError(
+            f"{path} does not load with mmengine's Config.fromfile ({type(error).__name__}: "
+            f"{error}). Fix the config (its `_base_` files must be next to it), or re-run "
+            "fetch_weights."
+        ) from error
+
+
+def _verify_openmmlab(
+    path: Path, kind: WeightsKind, marker_set: str | None, config_name: str | None
+) -> CheckpointInfo:
+    """Check an OpenMMLab folder: one config (`config_name`, else the only `.py`) that
+    loads and declares a `model.type`, and one `.pth` that loads with weights_only.
+
+    Pose models: the keypoint count is the first dimension of the head's output layer
+    (`_MMPOSE_HEAD_WEIGHTS`), else the config's `model.head.out_channels`; the two must agree,
+    and equal the marker set's. Detectors: the checkpoint's classes (`meta.dataset_meta.classes`
+    or `meta.CLASSES`) must include `person`; without them the config's bbox heads must have
+    80 classes (COCO, where person is class 0).
+    """
+    config_file, weights_file = _openmmlab_files(path, config_name)
+    model = load_openmmlab_config(path / config_file).get("model")
+    if not isinstance(model, Mapping) or not isinstance(model.get("type"), str):
+        raise WeightsError(
+            f"{path / config_file} defines no `model` with a `type`; it is not the config of "
+            "an MMPose or MMDetection model. Use the config the checkpoint was trained with."
+        )
+    checkpoint = _load_pth(path / weights_file)
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, Mapping) else None
+    if not isinstance(state, Mapping):
+        raise WeightsError(
+            f"{path / weights_file} holds a {type(checkpoint).__name__}, not a state dict (or a "
+            "mapping with `state_dict`); it is not an OpenMMLab checkpoint."
+        )
+    model_type = str(model["type"])
+    if kind == "detector":
+        _check_person_classes(path, config_file, weights_file, model, checkpoint)
+        return CheckpointInfo(path, model_type, None, weights_file, None, config_file)
+    num_keypoints = _openmmlab_keypoints(path, config_file, weights_file, model, state)
+    if marker_set is not None:
+        _check_keypoints(path, num_keypoints, None, marker_set)
+    return CheckpointInfo(path, model_type, num_keypoints, weights_file, None, config_file)
+
+
+def _openmmlab_files(path: Path, config_name: str | None) -> tuple[str, str]:
+    """The config and `.pth` file names of the OpenMMLab folder `path`; raise WeightsError
+    unless there is exactly one `.pth`, and the config (`config_name`, else one `.py`)."""
+    content = "one MMEngine config (.py) and one PyTorch checkpoint (.pth)"
+    if not path.is_dir():
+        raise WeightsError(
+            f"Checkpoint folder {path} does not exist; re-run fetch_weights, or point "
+            f"weights.local_path at a folder holding {content}."
+        )
+    present = sorted(p.name for p in path.iterdir() if p.is_file())
+    where = f"Checkpoint folder {path}"
+    found = openmmlab_files(
+        present, config=config_name, checkpoint=None, where=where, nameable=("config",)
+    )
+    if found is not None:
+        return found
+    if config_name is not None and config_name not in present:
+        missing = f"the config {config_name} named by weights.config"
+    elif config_name is None and not any(name.endswith(".py") for name in present):
+        missing = "an MMEngine config (.py)"
+    else:
+        missing = "a PyTorch checkpoint (.pth)"
+    raise WeightsError(
+        f"{where} lacks {missing} (found: {present}); it must hold {content}. The download "
+        "is incomplete: re-run fetch_weights (or complete the folder given as "
+        "weights.local_path, or fix weights.config)."
+    )
+
+
+def _load_pth(path: Path) -> Any:
+    """The content of the `.pth` file `path`, loaded with weights_only (numpy objects
+    allowed); raise WeightsError when it is incomplete or holds other objects.
+
+    Official OpenMMLab checkpoints are often in PyTorch's legacy (non-zip) format, which
+    cannot be memory-mapped: only zip archives are.
+    """
+    from posebench.io.torch_checkpoint import load_checkpoint
+
+    try:
+        return load_checkpoint(path, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as error:
+        refused = _refused_globals(path, error)
+        if refused:
+            raise WeightsError(
+                f"{path} holds objects that a weights-only load refuses: {refused}. Loading "
+                "it would run code from the file; re-save its weights (torch.save of "
+                "{'state_dict': model.state_dict()}) or use the official checkpoint."
+            ) from error
+        incomplete: Exception = error
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
+        incomplete = error
+    raise WeightsError(
+        f"{path} ({path.stat().st_size} bytes) is not a complete PyTorch checkpoint "
+        f"({' '.join(str(incomplete).split())[:200]}): a partial download. Delete it and "
+        "re-run fetch_weights."
+    ) from incomplete
+
+
+def _refused_globals(path: Path, error: Exception) -> list[str]:
+    """The globals of `path` that the weights-only load refused: from the archive (zip
+    format), else from the error message (the legacy format names the first one)."""
+    from posebench.io.torch_checkpoint import unsafe_globals
+
+    try:
+        return unsafe_globals(path)
+    except (ValueError, RuntimeError):
+        return _REFUSED_GLOBAL.findall(str(error))
+
+
+def _openmmlab_keypoints(
+    path: Path,
+    config_file: str,
+    weights_file: str,
+    model: Mapping[str, Any],
+    state: Mapping[str, Any],
+) -> int:
+    """The keypoint count of an MMPose checkpoint (see `_verify_openmmlab`)."""
+    head = model.get("head")
+    declared = head.get("out_channels") if isinstance(head, Mapping) else None
+    key = next((name for name in _MMPOSE_HEAD_WEIGHTS if name in state), None)
+    if key is None:
+        if not isinstance(declared, int):
+            raise WeightsError(
+                f"Checkpoint {path}: {weights_file} has no head output layer "
+                f"({' or '.join(_MMPOSE_HEAD_WEIGHTS)}) and {config_file} no integer "
+                f"model.head.out_channels (found {declared!r}), so its keypoint count is "
+                "unknown; it is not an MMPose top-down model."
+            )
+        return declared
+    shape = getattr(state[key], "shape", ())
+    if not shape:
+        raise WeightsError(f"Checkpoint {path}: {key} in {weights_file} is not a tensor.")
+    channels = int(shape[0])
+    if declared is not None and declared != channels:
+        raise WeightsError(
+            f"Checkpoint {path}: {config_file} declares {declared} keypoints "
+            f"(model.head.out_channels) but {weights_file} has a {channels}-channel head "
+            f"({key}); the files come from different models. Use the config the checkpoint "
+            "was trained with (or re-run fetch_weights)."
+        )
+    return channels
+
+
+def _check_person_classes(
+    path: Path,
+    config_file: str,
+    weights_file: str,
+    model: Mapping[str, Any],
+    checkpoint: Any,
+) -> None:
+    """Raise unless the MMDetection checkpoint detects people (see `_verify_openmmlab`)."""
+    meta = checkpoint.get("meta") if isinstance(checkpoint, Mapping) else None
+    classes = None
+    if isinstance(meta, Mapping):
+        dataset_meta = meta.get("dataset_meta")
+        if isinstance(dataset_meta, Mapping):
+            classes = dataset_meta.get("classes")
+        if classes is None:
+            classes = meta.get("CLASSES")
+    if classes is not None:
+        labels = [str(label) for label in classes]
+        if "person" not in {label.casefold() for label in labels}:
+            raise WeightsError(
+                f"Detector checkpoint {path}: the classes of {weights_file} have no 'person' "
+                f"(found {labels[:10]}{' ...' if len(labels) > 10 else ''}); use a person "
+                "detector trained on COCO, such as MMDetection's Faster R-CNN."
+            )
+        return
+    counts = _bbox_head_classes(model)
+    if not counts or any(count != _COCO_CLASSES for count in counts):
+        raise WeightsError(
+            f"Detector checkpoint {path}: {weights_file} does not list its classes "
+            f"(meta.dataset_meta.classes or meta.CLASSES) and the bbox heads of {config_file} "
+            f"have num_classes {counts or 'nowhere'}, not {_COCO_CLASSES} (COCO, where class 0 "
+            "is person), so whether it detects people is unknown. Use a detector trained on "
+            "COCO with its own config."
+        )
+
+
+def _bbox_head_classes(model: Mapping[str, Any]) -> list[Any]:
+    """`num_classes` of the bbox heads of an MMDetection model config: `roi_head.bbox_head`
+    (a dict, or a list of dicts for Cascade R-CNN) and `bbox_head` (one-stage detectors)."""
+    roi_head = model.get("roi_head")
+    heads: list[Any] = []
+    if isinstance(roi_head, Mapping):
+        bbox_head = roi_head.get("bbox_head")
+        heads += bbox_head if isinstance(bbox_head, list) else [bbox_head]
+    heads.append(model.get("bbox_head"))
+    return [
+        head["num_classes"] for head in heads if isinstance(head, Mapping) and "num_classes" in head
+    ]

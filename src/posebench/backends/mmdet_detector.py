@@ -1,0 +1,105 @@
+"""MMDetection person detectors (detector backend `mmdet`): Faster R-CNN, Cascade Mask R-CNN
+with a ConvNeXt backbone (through MMPretrain), or any MMDetection 3.x model with COCO classes.
+
+The weights folder written by fetch_weights holds the detector's MMEngine `config.py` and
+its `.pth` (`posebench.backends.openmmlab`). Frames go through the config's own test
+pipeline (resize, normalisation) as in MMDetection's `inference_detector`, but a whole
+decoded batch at once: one `test_step` per batch. Frames are RGB (`posebench.video`);
+MMDetection's pipelines expect BGR like OpenCV (the data preprocessor converts), so each
+frame is passed as a BGR view. Boxes come back in image pixels (x1, y1, x2, y2); those
+labelled "person" with a score >= the threshold are the candidates
+(`posebench.detection.person_candidates`). Class names come from the checkpoint's
+`meta.dataset_meta.classes` (MMDetection 3) or `meta.CLASSES` (2.x), else the COCO classes
+MMDetection assumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from posebench.backends.openmmlab import checkpoint_files, import_stack, load_weights
+from posebench.detection import (
+    PERSON_LABEL,
+    DetectionError,
+    autocast,
+    person_candidates,
+    resolve_device,
+)
+
+
+def _class_names(meta: dict[str, Any]) -> list[str]:
+    """The detector's class names from the checkpoint's meta, else MMDetection's COCO ones."""
+    from mmdet.evaluation import get_classes
+
+    dataset_meta = meta.get("dataset_meta") or {}
+    classes = dataset_meta.get("classes") or meta.get("CLASSES") or get_classes("coco")
+    return [str(name) for name in classes]
+
+
+class MMDetPersonDetector:
+    """An MMDetection detector from a checkpoint folder, returning person boxes."""
+
+    def __init__(self, weights_dir: Path, name: str, device: str, precision: str) -> None:
+        context = f"Detector {name!r}"
+        import_stack(context, DetectionError, detector=True)
+        from mmdet.registry import MODELS
+        from mmdet.utils import get_test_pipeline_cfg
+        from mmengine.config import Config
+        from mmengine.dataset import Compose
+        from mmengine.model.utils import revert_sync_batchnorm
+        from mmengine.registry import init_default_scope
+
+        self.device, self.precision = resolve_device(device, precision, context)
+        config_file, weights = checkpoint_files(weights_dir, context, DetectionError)
+        config = Config.fromfile(str(config_file))
+        if "init_cfg" in config.model.get("backbone", {}):
+            config.model.backbone.init_cfg = None  # no download of pre-training weights
+        config.model.train_cfg = None
+        init_default_scope(config.get("default_scope", "mmdet"))
+        model = revert_sync_batchnorm(MODELS.build(config.model))
+        meta = load_weights(model, weights, context, DetectionError)
+        classes = _class_names(meta)
+        labels = {label.lower(): i for i, label in enumerate(classes)}
+        if PERSON_LABEL not in labels:
+            raise DetectionError(
+                f"{context} ({weights}) has no {PERSON_LABEL!r} class; its classes are "
+                f"{classes[:10]}... Use a COCO-trained detector such as Faster R-CNN."
+            )
+        self.person = labels[PERSON_LABEL]
+        model.dataset_meta = {"classes": classes}
+        model.cfg = config
+        self.model = model.to(self.device).eval()
+        pipeline = get_test_pipeline_cfg(config.copy())
+        pipeline[0].type = "mmdet.LoadImageFromNDArray"
+        self.pipeline = Compose(pipeline)
+
+    def __call__(
+        self, frames: list[npt.NDArray[np.uint8]], threshold: float
+    ) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
+        """Per frame, the person boxes (n, 4) x1, y1, x2, y2 clipped to the image and their
+        scores (n,), keeping scores >= `threshold`."""
+        import torch
+        from mmengine.dataset import pseudo_collate
+
+        height, width = frames[0].shape[:2]
+        samples = [self.pipeline({"img": frame[..., ::-1], "img_id": 0}) for frame in frames]
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            results = self.model.test_step(pseudo_collate(samples))
+        candidates = []
+        for result in results:
+            found = result.pred_instances
+            candidates.append(
+                person_candidates(
+                    found.bboxes.float().cpu().numpy(),
+                    found.scores.float().cpu().numpy(),
+                    found.labels.cpu().numpy(),
+                    self.person,
+                    threshold,
+                    (width, height),
+                )
+            )
+        return candidates

@@ -1,0 +1,269 @@
+"""Stand-ins for mmcv's compiled operators (`mmcv._ext`) when only mmcv-lite is installed.
+
+PyPI has no compiled mmcv wheel for Python 3.11 (only the 2.1.0 source, ~20-50 min to build);
+mmcv-lite has no `mmcv._ext`, yet MMPose and MMDetection import `mmcv.ops` (which loads it)
+at import time. At run time HRNet top-down inference calls no mmcv operator, and the R-CNN
+detectors call two: `nms` and `roi_align` (average pooling). `install` registers a module
+`mmcv._ext` whose `nms` and `roi_align_forward` run torchvision's operators of the same
+definition (boxes x1, y1, x2, y2 without the legacy +1 offset; RoIAlign with `aligned`), and
+whose every other operator raises NotImplementedError naming the operator and the fix (a
+compiled mmcv). When a compiled `mmcv._ext` is importable, it is used and nothing is
+registered.
+
+`import_stack` does both and imports the packages (an error naming `make setup-mmpose` when
+they are missing); `checkpoint_files` and `load_weights` read a checkpoint folder written by
+fetch_weights (one MMEngine `config.py` and one `.pth`), checking that the weights fill the
+model. `python -m posebench.backends.openmmlab --check` imports the OpenMMLab stack the way the
+backends do and prints what it found (the last step of `make setup-mmpose`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import logging
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXT_MODULE = "mmcv._ext"
+SUPPORTED_OPS = ("nms", "roi_align_forward")
+
+
+class MissingOperatorError(NotImplementedError):
+    """A model called an mmcv operator that the torchvision stand-ins do not provide."""
+
+
+def _nms(bboxes: Any, scores: Any, iou_threshold: float, offset: int = 0) -> Any:
+    """mmcv's `nms`: indices of the kept boxes, highest score first."""
+    import torchvision
+
+    if offset != 0:
+        raise MissingOperatorError(
+            f"mmcv nms with offset={offset} (legacy +1 box widths) has no torchvision "
+            "equivalent; install a compiled mmcv (README, 'OpenMMLab models')."
+        )
+    return torchvision.ops.nms(bboxes.float(), scores.float(), float(iou_threshold))
+
+
+def _roi_align_forward(
+    input: Any,
+    rois: Any,
+    output: Any,
+    argmax_y: Any,
+    argmax_x: Any,
+    *,
+    aligned_height: int,
+    aligned_width: int,
+    spatial_scale: float,
+    sampling_ratio: int,
+    pool_mode: int,
+    aligned: bool,
+) -> None:
+    """mmcv's `roi_align_forward` for average pooling (pool_mode 1): fills `output`."""
+    import torchvision
+
+    if pool_mode != 1:
+        raise MissingOperatorError(
+            "mmcv roi_align with max pooling has no torchvision equivalent; install a "
+            "compiled mmcv (README, 'OpenMMLab models')."
+        )
+    pooled = torchvision.ops.roi_align(
+        input,
+        rois.to(input.dtype),
+        (int(aligned_height), int(aligned_width)),
+        spatial_scale=float(spatial_scale),
+        sampling_ratio=int(sampling_ratio),
+        aligned=bool(aligned),
+    )
+    output.copy_(pooled)
+
+
+def _missing(name: str) -> Callable[..., Any]:
+    def operator(*args: Any, **kwargs: Any) -> Any:
+        raise MissingOperatorError(
+            f"This model calls the mmcv operator {name!r}, which mmcv-lite lacks and posebench's "
+            f"torchvision stand-ins do not provide (they cover {', '.join(SUPPORTED_OPS)}: "
+            "HRNet and R-CNN detectors). Build the compiled mmcv 2.1.0 into the environment "
+            "(README, 'OpenMMLab models') and re-run."
+        )
+
+    operator.__name__ = name
+    return operator
+
+
+def _stand_in() -> types.ModuleType:
+    module = types.ModuleType(EXT_MODULE, "posebench's torchvision stand-ins for mmcv._ext")
+    # A spec without a loader: mmengine's `mmcv_full_available` then reports no compiled mmcv.
+    module.__spec__ = importlib.machinery.ModuleSpec(EXT_MODULE, None)
+    module.STAND_IN = True  # type: ignore[attr-defined]
+    module.nms = _nms  # type: ignore[attr-defined]
+    module.roi_align_forward = _roi_align_forward  # type: ignore[attr-defined]
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 - module attribute hook (PEP 562)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _missing(name)
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return module
+
+
+def has_compiled_ops() -> bool:
+    """True when a compiled `mmcv._ext` is installed (importable and not ours)."""
+    current = sys.modules.get(EXT_MODULE)
+    if current is not None:
+        return not getattr(current, "STAND_IN", False)
+    try:
+        return importlib.util.find_spec(EXT_MODULE) is not None
+    except ModuleNotFoundError:  # no mmcv at all
+        return False
+
+
+def install() -> str:
+    """Make `mmcv._ext` importable: "compiled" when mmcv's own is installed, else register
+    the torchvision stand-ins and return "torchvision"."""
+    if has_compiled_ops():
+        return "compiled"
+    sys.modules.setdefault(EXT_MODULE, _stand_in())
+    return "torchvision"
+
+
+def _without_multimodal_mmpretrain() -> None:
+    """Load mmpretrain's `utils.dependency` with WITH_MULTIMODAL = False before mmpretrain.
+
+    mmpretrain 1.2.0 enables its multimodal models (BLIP, CLIP, ...) whenever Transformers
+    >= 4.28 is installed, and their modules fail to import under Transformers 5 (functions
+    that moved out of `transformers.modeling_utils`), which breaks `import mmpretrain.models`.
+    The ConvNeXt backbone needs none of them: the module is executed here with the flag off
+    and registered under its name, so mmpretrain's own imports use it."""
+    name = "mmpretrain.utils.dependency"
+    if name in sys.modules or "mmpretrain" in sys.modules:
+        return
+    spec = importlib.util.find_spec("mmpretrain")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    path = Path(next(iter(spec.submodule_search_locations))) / "utils" / "dependency.py"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    module.WITH_MULTIMODAL = False  # type: ignore[attr-defined]
+    sys.modules[name] = module
+
+
+SETUP_HINT = (
+    "the OpenMMLab stack (mmpose, mmdet, mmcv) is not installed: run `make setup-mmpose` "
+    "(README, 'OpenMMLab models')"
+)
+
+
+def import_stack(context: str, error: type[Exception], *, detector: bool = False) -> None:
+    """Import MMPose (and MMDetection with MMPretrain when `detector`) with the operator
+    stand-ins installed; raise `error` "<context>: the OpenMMLab stack ... make setup-mmpose"
+    when a package is missing."""
+    install()
+    _without_multimodal_mmpretrain()
+    modules = ["mmengine", "mmpose.apis"] + (
+        ["mmdet.apis", "mmpretrain.models"] if detector else []
+    )
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as cause:
+            raise error(f"{context}: {SETUP_HINT} ({type(cause).__name__}: {cause}).") from cause
+
+
+def checkpoint_files(folder: Path, context: str, error: type[Exception]) -> tuple[Path, Path]:
+    """The one MMEngine config (`.py`) and the one checkpoint (`.pth`) of the checkpoint
+    folder `folder` (the rule `posebench.weights.verify` checks); `error` naming the folder
+    and the fix otherwise."""
+    if not folder.is_dir():
+        raise error(f"{context}: checkpoint folder {folder} does not exist; re-run fetch_weights.")
+    configs = sorted(folder.glob("*.py"))
+    weights = sorted(folder.glob("*.pth"))
+    if len(configs) != 1 or len(weights) != 1:
+        raise error(
+            f"{context}: {folder} must hold one MMEngine config (.py) and one checkpoint (.pth); "
+            f"found {[p.name for p in configs]} and {[p.name for p in weights]}. Delete the "
+            "folder and re-run fetch_weights (or fix weights.local_path)."
+        )
+    return configs[0], weights[0]
+
+
+def load_weights(model: Any, path: Path, context: str, error: type[Exception]) -> dict[str, Any]:
+    """Load the checkpoint `path` into `model` (its load hooks convert older key names, e.g.
+    MMPose 0.x heads) and return the checkpoint's `meta` ({} when absent). Raises `error` when
+    the file cannot be read safely or leaves parameters of the model unset (a checkpoint of
+    another architecture); keys the model does not use are logged."""
+    import pickle
+
+    from posebench.io.torch_checkpoint import load_checkpoint, unsafe_globals
+
+    try:
+        checkpoint = load_checkpoint(path)
+    except pickle.UnpicklingError as cause:
+        raise error(
+            f"{context}: {path} holds objects other than tensors and numpy data "
+            f"({', '.join(unsafe_globals(path)) or cause}); it is not loaded, because loading "
+            "it could run code. Re-save its state_dict, or use the official checkpoint."
+        ) from cause
+    except (OSError, RuntimeError, EOFError) as cause:
+        raise error(
+            f"{context}: cannot read {path} ({cause}); a partial download? Delete it and re-run "
+            "fetch_weights."
+        ) from cause
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise error(f"{context}: {path} holds no state_dict; it is not a model checkpoint.")
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as cause:  # shape mismatches
+        first = str(cause).strip().splitlines()[-1].strip()
+        raise error(
+            f"{context}: the weights in {path} do not fit the model its config builds "
+            f"({first}): config and checkpoint belong to different models. Fix the model's "
+            "weights.config or checkpoint."
+        ) from cause
+    if result.missing_keys:
+        raise error(
+            f"{context}: {path} lacks {len(result.missing_keys)} parameters of the model its "
+            f"config builds (first: {result.missing_keys[:3]}): config and checkpoint belong "
+            "to different models. Fix the model's weights.config or checkpoint."
+        )
+    if result.unexpected_keys:
+        logging.getLogger(__name__).warning(
+            "%s: %d entries of %s are not used by the model (first: %s)",
+            context, len(result.unexpected_keys), path, result.unexpected_keys[:3],
+        )  # fmt: skip
+    meta = checkpoint.get("meta") or {}
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def _check() -> int:
+    """Import the OpenMMLab stack as the backends do; print the versions and the operators."""
+    ops = install()
+    _without_multimodal_mmpretrain()
+    versions = {}
+    for package in ("mmengine", "mmcv", "mmdet", "mmpose", "mmpretrain", "xtcocotools"):
+        versions[package] = getattr(importlib.import_module(package), "__version__", "?")
+    importlib.import_module("mmpose.apis")
+    importlib.import_module("mmdet.apis")
+    importlib.import_module("mmpretrain.models")
+    print(
+        "OpenMMLab stack ready: "
+        + ", ".join(f"{name} {version}" for name, version in versions.items())
+        + f"; mmcv operators: {ops}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--check"]:
+        sys.exit("usage: python -m posebench.backends.openmmlab --check")
+    sys.exit(_check())

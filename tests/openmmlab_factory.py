@@ -1,0 +1,98 @@
+"""Randomly initialised OpenMMLab checkpoints for tests, built from the real configs that ship
+in the installed mmpose / mmdet wheels, in the folder layout fetch_weights writes (one
+MMEngine `config.py`, one `.pth`).
+
+The architectures are the real ones (HRNet-W48 DARK 384x288: 63.6 M parameters, a 255 MB
+file; Faster R-CNN R50-FPN: 167 MB), so loading, verification and inference run the code
+paths of the released checkpoints; the weights are random (seeded), so the keypoints mean
+nothing. Build once per test session (conftest.py's fixtures).
+
+API:
+- `wheel_config(package, path)`: a config shipped in `<package>/.mim/configs/<path>`, loaded.
+- `build_hrnet(folder, num_keypoints, *, legacy_keys=False, with_meta=True)`: HRNet-W48 DARK
+  with a head of `num_keypoints` heatmaps; `legacy_keys` names the head `keypoint_head.`
+  as MMPose 0.x checkpoints (OpenCapBench's) do, in PyTorch's legacy (non-zip) format;
+  `with_meta` saves the dataset meta (numpy arrays inside) where it fits the head.
+- `build_faster_rcnn(folder, scale=...)`: Faster R-CNN R50-FPN 1x COCO whose classifier
+  is biased towards "person" (class 0) so that random proposals come out as person boxes;
+  `scale` replaces the test pipeline's resize (1333, 800) to keep CPU tests fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from posebench.backends.openmmlab import import_stack
+
+HRNET_CONFIG = (
+    "body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288.py"
+)
+FASTER_RCNN_CONFIG = "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py"
+SEED = 0
+
+
+def wheel_config(package: str, path: str) -> Any:
+    """The MMEngine config `path` of the installed `package`'s `.mim/configs`."""
+    import_stack("tests", RuntimeError, detector=True)
+    from mmengine.config import Config
+
+    root = Path(importlib.import_module(package).__file__ or "").parent
+    return Config.fromfile(str(root / ".mim" / "configs" / path))
+
+
+def build_hrnet(
+    folder: Path, num_keypoints: int, *, legacy_keys: bool = False, with_meta: bool = True
+) -> Path:
+    """Save a random HRNet-W48 DARK 384x288 with `num_keypoints` heatmaps to `folder`."""
+    import_stack("tests", RuntimeError)
+    import torch
+    from mmpose.apis import init_model
+
+    config = wheel_config("mmpose", HRNET_CONFIG)
+    config.model.head.out_channels = num_keypoints
+    torch.manual_seed(SEED)
+    model = init_model(config, None, device="cpu")
+    folder.mkdir(parents=True, exist_ok=True)
+    config.dump(str(folder / "config.py"))
+    state = model.state_dict()
+    if legacy_keys:
+        state = {
+            ("keypoint_head." + key.removeprefix("head.") if key.startswith("head.") else key): v
+            for key, value in state.items()
+            for v in (value,)
+        }
+    meta: dict[str, Any] = {}
+    if with_meta and model.dataset_meta["num_keypoints"] == num_keypoints:
+        meta["dataset_meta"] = model.dataset_meta
+    name = "hrnet_legacy.pth" if legacy_keys else "hrnet.pth"
+    torch.save(
+        {"state_dict": state, "meta": meta},
+        folder / name,
+        _use_new_zipfile_serialization=not legacy_keys,
+    )
+    return folder
+
+
+def build_faster_rcnn(folder: Path, scale: tuple[int, int] = (667, 400)) -> Path:
+    """Save a random Faster R-CNN R50-FPN (COCO classes, biased to "person") to `folder`."""
+    import_stack("tests", RuntimeError, detector=True)
+    import torch
+    from mmdet.apis import init_detector
+
+    config = wheel_config("mmdet", FASTER_RCNN_CONFIG)
+    for step in config.test_dataloader.dataset.pipeline:
+        if step["type"] == "Resize":
+            step["scale"] = scale
+    torch.manual_seed(SEED)
+    model = init_detector(config, None, device="cpu")
+    with torch.no_grad():
+        model.roi_head.bbox_head.fc_cls.bias[0] = 8.0  # every box scores as a person
+    folder.mkdir(parents=True, exist_ok=True)
+    config.dump(str(folder / "config.py"))
+    torch.save(
+        {"state_dict": model.state_dict(), "meta": {"dataset_meta": model.dataset_meta}},
+        folder / "faster_rcnn_random-00000000.pth",
+    )
+    return folder
