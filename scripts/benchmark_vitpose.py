@@ -127,7 +127,7 @@ def bench_device(
 
         def full_path(backend: VitPoseBackend = backend, count: int = crops) -> None:
             backend.start_video(video, detections)
-            backend.predict(frames[:count])
+            backend.predict(frames[:count], list(range(count)))
 
         def bare_model(size: int = size, count: int = crops) -> None:
             with torch.inference_mode(), autocast(device, precision):

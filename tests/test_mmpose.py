@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("mmpose")
 
 from model_factory import write_figure_video
-from openmmlab_factory import build_hrnet
+from openmmlab_factory import build_hrnet, wheel_config
 from posebench.backends import openmmlab
 from posebench.backends.base import BackendError
 from posebench.backends.mmpose_topdown import MMPoseBackend, flip_indices
@@ -256,3 +256,49 @@ def test_verify_models_names_the_missing_stack(
     )
     assert rows["faster-rcnn-r50"].startswith("missing software (mmpose, mmdet not installed)")
     assert rows["mediapipe-blazepose"] == "ready (no weights)"
+
+
+def test_wholebody_config_gives_its_own_flip_pairs() -> None:
+    from posebench.backends.mmpose_topdown import _dataset_meta
+    from posebench.skeletons import COCO_WHOLEBODY_KEYPOINTS
+
+    config = wheel_config(
+        "mmpose",
+        "wholebody_2d_keypoint/topdown_heatmap/coco-wholebody/"
+        "td-hm_hrnet-w48_dark-8xb32-210e_coco-wholebody-384x288.py",
+    )
+    assert config.model.head.out_channels == 133
+    meta, source = _dataset_meta("wholebody", {}, config, COCO_WHOLEBODY_KEYPOINTS)
+    assert source == "the config"
+    names = [meta["keypoint_id2name"][i] for i in range(133)]
+    assert tuple(names) == COCO_WHOLEBODY_KEYPOINTS
+    flips = meta["flip_indices"]
+    assert names[flips[names.index("left_heel")]] == "right_heel"
+    assert sorted(flips) == list(range(133))
+
+
+def test_convnext_cascade_detector_runs(tmp_path: Path) -> None:
+    """The ConvNeXt-T Cascade Mask R-CNN (backbone from MMPretrain, mask head, RoIAlign
+    through the stand-ins) from its real config, random weights, a small test scale."""
+    import torch
+    from mmdet.apis import init_detector
+
+    config = wheel_config(
+        "mmdet",
+        "convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py",
+    )
+    for step in config.test_dataloader.dataset.pipeline:
+        if step["type"] == "Resize":
+            step["scale"] = (320, 240)
+    torch.manual_seed(0)
+    model = init_detector(config, None, device="cpu")
+    assert type(model.backbone).__module__.startswith("mmpretrain")
+    with torch.no_grad():
+        for head in model.roi_head.bbox_head:
+            head.fc_cls.bias[0] = 8.0  # every box scores as a person
+    config.dump(str(tmp_path / "config.py"))
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, tmp_path / "convnext.pth")
+    detector = create_detector("mmdet", tmp_path, "convnext", "cpu", "fp32")
+    [(boxes, scores)] = detector([image(5)], 0.5)
+    assert len(boxes) > 0 and (scores >= 0.5).all()
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 2] <= WIDTH).all()
