@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from posebench.backends.openmmlab import checkpoint_files, import_stack, load_weights
+from posebench.backends.openmmlab import import_stack, inference_config, load_weights
 from posebench.detection import (
     PERSON_LABEL,
     DetectionError,
@@ -48,18 +48,11 @@ class MMDetPersonDetector:
         import_stack(context, DetectionError, detector=True)
         from mmdet.registry import MODELS
         from mmdet.utils import get_test_pipeline_cfg
-        from mmengine.config import Config
         from mmengine.dataset import Compose
         from mmengine.model.utils import revert_sync_batchnorm
-        from mmengine.registry import init_default_scope
 
         self.device, self.precision = resolve_device(device, precision, context)
-        config_file, weights = checkpoint_files(weights_dir, context, DetectionError)
-        config = Config.fromfile(str(config_file))
-        if "init_cfg" in config.model.get("backbone", {}):
-            config.model.backbone.init_cfg = None  # no download of pre-training weights
-        config.model.train_cfg = None
-        init_default_scope(config.get("default_scope", "mmdet"))
+        config, weights = inference_config(weights_dir, "mmdet", context, DetectionError)
         model = revert_sync_batchnorm(MODELS.build(config.model))
         meta = load_weights(model, weights, context, DetectionError)
         classes = _class_names(meta)

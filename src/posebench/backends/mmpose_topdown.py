@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from posebench.backends.base import BackendError, PoseBackend
-from posebench.backends.openmmlab import checkpoint_files, import_stack, load_weights
+from posebench.backends.openmmlab import import_stack, inference_config, load_weights
 from posebench.backends.topdown import Keypoints, TopDownBackend, finish_scores
 from posebench.detection import autocast
 
@@ -105,24 +105,17 @@ class MMPoseBackend(TopDownBackend):
 
     def _load(self, folder: Path) -> tuple[Any, Any, dict[str, Any]]:
         """The model of the checkpoint folder on the device, its test pipeline and meta."""
-        from mmengine.config import Config
         from mmengine.dataset import Compose
         from mmengine.model.utils import revert_sync_batchnorm
-        from mmengine.registry import init_default_scope
         from mmpose.models import build_pose_estimator
 
         context = f"Model {self.name!r}"
-        config_file, weights = checkpoint_files(folder, context, BackendError)
-        config = Config.fromfile(str(config_file))
-        if "init_cfg" in config.model.get("backbone", {}):
-            config.model.backbone.init_cfg = None  # no download of pre-training weights
-        config.model.train_cfg = None
-        init_default_scope(config.get("default_scope", "mmpose"))
+        config, weights = inference_config(folder, "mmpose", context, BackendError)
         model = revert_sync_batchnorm(build_pose_estimator(config.model))
         channels = config.model.get("head", {}).get("out_channels")
         if channels is not None and channels != len(self.keypoint_names):
             raise BackendError(
-                f"{context}: the config {config_file} builds a head with {channels} keypoints, "
+                f"{context}: the config in {folder} builds a head with {channels} keypoints, "
                 f"marker set {self.marker_set!r} has {len(self.keypoint_names)}. Set the "
                 "model's marker_set in config/config.yaml to the checkpoint's keypoints."
             )

@@ -195,6 +195,24 @@ def checkpoint_files(folder: Path, context: str, error: type[Exception]) -> tupl
     return configs[0], weights[0]
 
 
+def inference_config(
+    folder: Path, scope: str, context: str, error: type[Exception]
+) -> tuple[Any, Path]:
+    """The MMEngine config of the checkpoint folder `folder`, set up for inference (no
+    download of pre-training weights, no training settings, `scope`'s registries the default
+    unless the config names its own), and the path of its `.pth`."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    config_file, weights = checkpoint_files(folder, context, error)
+    config = Config.fromfile(str(config_file))
+    if "init_cfg" in config.model.get("backbone", {}):
+        config.model.backbone.init_cfg = None
+    config.model.train_cfg = None
+    init_default_scope(config.get("default_scope", scope))
+    return config, weights
+
+
 def load_weights(model: Any, path: Path, context: str, error: type[Exception]) -> dict[str, Any]:
     """Load the checkpoint `path` into `model` (its load hooks convert older key names, e.g.
     MMPose 0.x heads) and return the checkpoint's `meta` ({} when absent). Raises `error` when
