@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
@@ -174,10 +175,8 @@ def test_unknown_model_is_rejected_with_the_valid_names(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "run.models names ['vitpose-x']" in output
-    valid = sorted(
-        ["mediapipe-blazepose", "oracle", "synthpose-vitpose-base"]
-        + ["synthpose-vitpose-huge", "vitpose-base-coco"]
-    )
+    valid = sorted(yaml.safe_load(DEFAULT_CONFIG.read_text())["models"])
+    assert "hrnet-w48-coco" in valid and "synthpose-vitpose-base" in valid
     assert f"Valid names: {valid}" in output
 
 
