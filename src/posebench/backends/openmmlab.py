@@ -25,7 +25,7 @@ import importlib.util
 import logging
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -218,25 +218,23 @@ def load_weights(model: Any, path: Path, context: str, error: type[Exception]) -
     MMPose 0.x heads) and return the checkpoint's `meta` ({} when absent). Raises `error` when
     the file cannot be read safely or leaves parameters of the model unset (a checkpoint of
     another architecture); keys the model does not use are logged."""
-    import pickle
-
-    from posebench.io.torch_checkpoint import load_checkpoint, unsafe_globals
+    from posebench.io.torch_checkpoint import CheckpointError, read_checkpoint, state_dict_of
 
     try:
-        checkpoint = load_checkpoint(path)
-    except pickle.UnpicklingError as cause:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as cause:
+        if cause.refused:
+            raise error(
+                f"{context}: {path} holds objects other than tensors and numpy data "
+                f"({', '.join(cause.refused)}); it is not loaded, because loading it could "
+                "run code. Re-save its state_dict, or use the official checkpoint."
+            ) from cause
         raise error(
-            f"{context}: {path} holds objects other than tensors and numpy data "
-            f"({', '.join(unsafe_globals(path)) or cause}); it is not loaded, because loading "
-            "it could run code. Re-save its state_dict, or use the official checkpoint."
+            f"{context}: cannot read {path} ({cause.reason}); a partial download? Delete it "
+            "and re-run fetch_weights."
         ) from cause
-    except (OSError, RuntimeError, EOFError) as cause:
-        raise error(
-            f"{context}: cannot read {path} ({cause}); a partial download? Delete it and re-run "
-            "fetch_weights."
-        ) from cause
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
+    state = state_dict_of(checkpoint)
+    if state is None:
         raise error(f"{context}: {path} holds no state_dict; it is not a model checkpoint.")
     state = {key.removeprefix("module."): value for key, value in state.items()}
     try:
@@ -260,7 +258,7 @@ def load_weights(model: Any, path: Path, context: str, error: type[Exception]) -
             context, len(result.unexpected_keys), path, result.unexpected_keys[:3],
         )  # fmt: skip
     meta = checkpoint.get("meta") or {}
-    return dict(meta) if isinstance(meta, dict) else {}
+    return dict(meta) if isinstance(meta, Mapping) else {}
 
 
 def _check() -> int:

@@ -10,7 +10,6 @@ functions that use them.
 
 from __future__ import annotations
 
-import pickle
 import re
 import zipfile
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from posebench.io.torch_checkpoint import state_dict_of
 from posebench.markersets import MARKER_SETS, get_marker_set
 from posebench.weights.spec import (
     CONFIG_FILE,
@@ -39,7 +39,6 @@ _DEFAULT_LABEL = re.compile(r"LABEL_(\d+)")
 _MMPOSE_HEAD_WEIGHTS = ("head.final_layer.weight", "keypoint_head.final_layer.weight")
 # MMDetection models trained on COCO have 80 classes, `person` first.
 _COCO_CLASSES = 80
-_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 @dataclass(frozen=True)
@@ -263,8 +262,8 @@ def _verify_openmmlab(
             "an MMPose or MMDetection model. Use the config the checkpoint was trained with."
         )
     checkpoint = _load_pth(path / weights_file)
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, Mapping) else None
-    if not isinstance(state, Mapping):
+    state = state_dict_of(checkpoint)
+    if state is None:
         raise WeightsError(
             f"{path / weights_file} holds a {type(checkpoint).__name__}, not a state dict (or a "
             "mapping with `state_dict`); it is not an OpenMMLab checkpoint."
@@ -310,42 +309,22 @@ def _openmmlab_files(path: Path, config_name: str | None) -> tuple[str, str]:
 
 def _load_pth(path: Path) -> Any:
     """The content of the `.pth` file `path`, loaded with weights_only (numpy objects
-    allowed); raise WeightsError when it is incomplete or holds other objects.
-
-    Official OpenMMLab checkpoints are often in PyTorch's legacy (non-zip) format, which
-    cannot be memory-mapped: only zip archives are.
-    """
-    from posebench.io.torch_checkpoint import load_checkpoint
+    allowed); raise WeightsError when it is incomplete or holds other objects."""
+    from posebench.io.torch_checkpoint import CheckpointError, read_checkpoint
 
     try:
-        return load_checkpoint(path, mmap=zipfile.is_zipfile(path))
-    except pickle.UnpicklingError as error:
-        refused = _refused_globals(path, error)
-        if refused:
+        return read_checkpoint(path)
+    except CheckpointError as error:
+        if error.refused:
             raise WeightsError(
-                f"{path} holds objects that a weights-only load refuses: {refused}. Loading "
-                "it would run code from the file; re-save its weights (torch.save of "
+                f"{path} holds objects that a weights-only load refuses: {error.refused}. "
+                "Loading it would run code from the file; re-save its weights (torch.save of "
                 "{'state_dict': model.state_dict()}) or use the official checkpoint."
             ) from error
-        incomplete: Exception = error
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        incomplete = error
-    raise WeightsError(
-        f"{path} ({path.stat().st_size} bytes) is not a complete PyTorch checkpoint "
-        f"({' '.join(str(incomplete).split())[:200]}): a partial download. Delete it and "
-        "re-run fetch_weights."
-    ) from incomplete
-
-
-def _refused_globals(path: Path, error: Exception) -> list[str]:
-    """The globals of `path` that the weights-only load refused: from the archive (zip
-    format), else from the error message (the legacy format names the first one)."""
-    from posebench.io.torch_checkpoint import unsafe_globals
-
-    try:
-        return unsafe_globals(path)
-    except (ValueError, RuntimeError):
-        return _REFUSED_GLOBAL.findall(str(error))
+        raise WeightsError(
+            f"{path} ({path.stat().st_size} bytes) is not a complete PyTorch checkpoint "
+            f"({error.reason}): a partial download. Delete it and re-run fetch_weights."
+        ) from error
 
 
 def _openmmlab_keypoints(
