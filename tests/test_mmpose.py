@@ -150,7 +150,7 @@ def test_errors_name_the_fix(hrnet_coco17: Path, faster_rcnn: Path, tmp_path: Pa
     with pytest.raises(BackendError, match="config and checkpoint belong to different models"):
         create_backend("mmpose", "hrnet", "coco17", CPU, mixed)
     (mixed / "second.pth").write_bytes(b"")
-    with pytest.raises(BackendError, match=r"must hold one MMEngine config \(\.py\) and one"):
+    with pytest.raises(BackendError, match=r"holds 2 \.pth files .*: remove the others"):
         create_backend("mmpose", "hrnet", "coco17", CPU, mixed)
     with pytest.raises(BackendError, match="needs weights; run fetch_weights"):
         create_backend("mmpose", "hrnet", "coco17", CPU, None)

@@ -168,13 +168,7 @@ def _weights_row(
                     "status": f"missing (no folder {spec.local_path}: put the checkpoint "
                     "there or fix weights.local_path)",
                 }
-            verify_checkpoint(
-                spec.local_path,
-                kind=kind,
-                marker_set=marker_set,
-                format=spec.format,
-                config=spec.config,
-            )
+            verify_checkpoint(spec.local_path, kind=kind, marker_set=marker_set, format=spec.format)
         else:
             row["checkpoint"] = str(resources / name / CHECKPOINT_DIR)
             if not manifest.is_file():

@@ -180,19 +180,16 @@ def import_stack(context: str, error: type[Exception], *, detector: bool = False
 
 def checkpoint_files(folder: Path, context: str, error: type[Exception]) -> tuple[Path, Path]:
     """The one MMEngine config (`.py`) and the one checkpoint (`.pth`) of the checkpoint
-    folder `folder` (the rule `posebench.weights.verify` checks); `error` naming the folder
-    and the fix otherwise."""
-    if not folder.is_dir():
-        raise error(f"{context}: checkpoint folder {folder} does not exist; re-run fetch_weights.")
-    configs = sorted(folder.glob("*.py"))
-    weights = sorted(folder.glob("*.pth"))
-    if len(configs) != 1 or len(weights) != 1:
-        raise error(
-            f"{context}: {folder} must hold one MMEngine config (.py) and one checkpoint (.pth); "
-            f"found {[p.name for p in configs]} and {[p.name for p in weights]}. Delete the "
-            "folder and re-run fetch_weights (or fix weights.local_path)."
-        )
-    return configs[0], weights[0]
+    folder `folder`, by the rule fetch_weights verified
+    (`posebench.weights.verify.openmmlab_folder_files`); `error` with its message otherwise."""
+    from posebench.weights.spec import WeightsError
+    from posebench.weights.verify import openmmlab_folder_files
+
+    try:
+        config, weights = openmmlab_folder_files(folder)
+    except WeightsError as cause:
+        raise error(f"{context}: {cause}") from cause
+    return folder / config, folder / weights
 
 
 def inference_config(

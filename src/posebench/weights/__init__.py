@@ -33,7 +33,6 @@ from posebench.weights.openmmlab import fetch_openmmlab
 from posebench.weights.spec import (
     CHECKPOINT_DIR,
     MANIFEST_NAME,
-    OPENMMLAB_CONFIG,
     WeightsError,
     WeightsSpec,
 )
@@ -64,19 +63,14 @@ def fetch_weights(spec: WeightsSpec, dest: Path, *, marker_set: str | None = Non
             log.info("%s is complete and verified; nothing to do", manifest_path)
             return manifest_path
     commit: str | None = None
-    config: str | None = None  # the file name of an OpenMMLab config in the folder
     if spec.local_path is not None:
         checkpoint = spec.local_path.resolve()
-        config = spec.config
     elif spec.format == "openmmlab":
         checkpoint, commit = fetch_openmmlab(spec, dest)
-        config = OPENMMLAB_CONFIG
     else:
         checkpoint = dest / CHECKPOINT_DIR
         commit = fetch_from_hub(spec, checkpoint)
-    info = verify_checkpoint(
-        checkpoint, kind=spec.kind, marker_set=marker_set, format=spec.format, config=config
-    )
+    info = verify_checkpoint(checkpoint, kind=spec.kind, marker_set=marker_set, format=spec.format)
     write_manifest(manifest_path, checkpoint_manifest(spec, checkpoint, info, commit))
     log.info("Weights of %s %r (%s) verified in %s", spec.kind, spec.name, spec.source, checkpoint)
     return manifest_path

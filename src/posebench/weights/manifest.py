@@ -14,7 +14,7 @@
     }
 
 An OpenMMLab checkpoint's manifest also says `"format": "openmmlab"` and names its MMEngine
-config (`"config_file": "config.py"`, or the `.py` of a local folder); `source` is then
+config (`"config_file": "config.py"`, or the one `.py` of a local folder); `source` is then
 `{url, sha256, config}`, `{repo_id, revision}` (plus `config`, `checkpoint` when the config
 names them) or `{local_path}`; `model_type` is the config's `model.type`,
 and `files` lists the config and the `.pth`. Transformers manifests have neither key.
@@ -215,11 +215,7 @@ def verify_manifest(
                 "fetch_weights."
             )
     return verify_checkpoint(
-        manifest.path,
-        kind=spec.kind,
-        marker_set=marker_set,
-        format=spec.format,
-        config=manifest.config_file,
+        manifest.path, kind=spec.kind, marker_set=marker_set, format=spec.format
     )
 
 

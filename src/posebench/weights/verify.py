@@ -60,7 +60,6 @@ def verify_checkpoint(
     kind: WeightsKind,
     marker_set: str | None = None,
     format: WeightsFormat = "transformers",
-    config: str | None = None,
 ) -> CheckpointInfo:
     """Check a checkpoint folder without network access; raise WeightsError if unusable.
 
@@ -71,15 +70,12 @@ def verify_checkpoint(
     the defaults `LABEL_<i>`), the names must equal the marker set's, in order (ignoring
     case). A detector must have a `person` label. `marker_set` is for pose models only.
 
-    Format "openmmlab": see `_verify_openmmlab`; `config` names the folder's MMEngine
-    config file (default: its only `.py`).
+    Format "openmmlab": see `_verify_openmmlab`.
     """
     if kind == "detector" and marker_set is not None:
         raise ValueError(f"marker_set {marker_set!r} given for a detector checkpoint {path}")
     if format == "openmmlab":
-        return _verify_openmmlab(path, kind, marker_set, config)
-    if config is not None:
-        raise ValueError(f"config {config!r} given for the Transformers checkpoint {path}")
+        return _verify_openmmlab(path, kind, marker_set)
     weights_file = _weights_file(path)
     head_channels = _check_weights_file(path / weights_file)
     hf_config = _load_config(path)
@@ -242,11 +238,9 @@ def load_openmmlab_config(path: Path) -> Any:
         ) from error
 
 
-def _verify_openmmlab(
-    path: Path, kind: WeightsKind, marker_set: str | None, config_name: str | None
-) -> CheckpointInfo:
-    """Check an OpenMMLab folder: one config (`config_name`, else the only `.py`) that
-    loads and declares a `model.type`, and one `.pth` that loads with weights_only.
+def _verify_openmmlab(path: Path, kind: WeightsKind, marker_set: str | None) -> CheckpointInfo:
+    """Check an OpenMMLab folder (`openmmlab_folder_files`): its config loads and declares
+    a `model.type`, and its `.pth` loads with weights_only.
 
     Pose models: the keypoint count is the first dimension of the head's output layer
     (`_MMPOSE_HEAD_WEIGHTS`), else the config's `model.head.out_channels`; the two must agree,
@@ -254,7 +248,7 @@ def _verify_openmmlab(
     or `meta.CLASSES`) must include `person`; without them the config's bbox heads must have
     80 classes (COCO, where person is class 0).
     """
-    config_file, weights_file = _openmmlab_files(path, config_name)
+    config_file, weights_file = openmmlab_folder_files(path)
     model = load_openmmlab_config(path / config_file).get("model")
     if not isinstance(model, Mapping) or not isinstance(model.get("type"), str):
         raise WeightsError(
@@ -278,9 +272,10 @@ def _verify_openmmlab(
     return CheckpointInfo(path, model_type, num_keypoints, weights_file, None, config_file)
 
 
-def _openmmlab_files(path: Path, config_name: str | None) -> tuple[str, str]:
-    """The config and `.pth` file names of the OpenMMLab folder `path`; raise WeightsError
-    unless there is exactly one `.pth`, and the config (`config_name`, else one `.py`)."""
+def openmmlab_folder_files(path: Path) -> tuple[str, str]:
+    """The names of the one MMEngine config (`.py`) and the one checkpoint (`.pth`) of the
+    OpenMMLab folder `path` (the OpenMMLab backends load the same two); raise WeightsError
+    when the folder is missing or holds none or several of either."""
     content = "one MMEngine config (.py) and one PyTorch checkpoint (.pth)"
     if not path.is_dir():
         raise WeightsError(
@@ -289,21 +284,17 @@ def _openmmlab_files(path: Path, config_name: str | None) -> tuple[str, str]:
         )
     present = sorted(p.name for p in path.iterdir() if p.is_file())
     where = f"Checkpoint folder {path}"
-    found = openmmlab_files(
-        present, config=config_name, checkpoint=None, where=where, nameable=("config",)
-    )
+    found = openmmlab_files(present, config=None, checkpoint=None, where=where)
     if found is not None:
         return found
-    if config_name is not None and config_name not in present:
-        missing = f"the config {config_name} named by weights.config"
-    elif config_name is None and not any(name.endswith(".py") for name in present):
+    if not any(name.endswith(".py") for name in present):
         missing = "an MMEngine config (.py)"
     else:
         missing = "a PyTorch checkpoint (.pth)"
     raise WeightsError(
         f"{where} lacks {missing} (found: {present}); it must hold {content}. The download "
         "is incomplete: re-run fetch_weights (or complete the folder given as "
-        "weights.local_path, or fix weights.config)."
+        "weights.local_path)."
     )
 
 
