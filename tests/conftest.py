@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from posebench.backends.openmmlab import DETECTOR_PACKAGES, POSE_PACKAGES
 from posebench.fetch import fetch_pose2sim
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ TEST_DATA_VARIABLE = "POSEBENCH_TEST_DATA"
 MARKER_PACKAGES: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "transformers"),
     "mediapipe": ("mediapipe",),
-    "openmmlab": ("torch", "mmengine", "mmcv", "mmdet", "mmpose", "mmpretrain", "xtcocotools"),
+    "openmmlab": ("torch", *POSE_PACKAGES, *DETECTOR_PACKAGES, "xtcocotools"),
 }
 
 

@@ -151,7 +151,7 @@ def _weights_row(
     except WeightsError as error:
         return {**row, "status": f"invalid: {error}"}
     row = {**row, "weights": spec.source}
-    missing = _missing_packages(spec.format, kind)
+    missing = _missing_software(spec.format, kind)
     if missing:
         return {
             **row,
@@ -182,21 +182,13 @@ def _weights_row(
     return {**row, "status": "ready"}
 
 
-# The packages a weights format needs to load (pose models; detectors also need these).
-_FORMAT_PACKAGES: dict[str, tuple[str, ...]] = {
-    "openmmlab": ("mmengine", "mmcv", "mmpose"),
-}
-_DETECTOR_PACKAGES: dict[str, tuple[str, ...]] = {"openmmlab": ("mmdet", "mmpretrain")}
-
-
-def _missing_packages(format: str, kind: WeightsKind) -> list[str]:
+def _missing_software(format: str, kind: WeightsKind) -> list[str]:
     """The packages needed to load weights of `format` for `kind` that are not installed."""
-    import importlib.util
+    if format != "openmmlab":
+        return []
+    from posebench.backends.openmmlab import missing_packages
 
-    needed = _FORMAT_PACKAGES.get(format, ())
-    if kind == "detector":
-        needed += _DETECTOR_PACKAGES.get(format, ())
-    return [name for name in needed if importlib.util.find_spec(name) is None]
+    return missing_packages(detector=kind == "detector")
 
 
 def format_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str]) -> str:

@@ -162,6 +162,18 @@ SETUP_HINT = (
 )
 
 
+# The packages the OpenMMLab pose backend imports, and those a detector adds.
+POSE_PACKAGES = ("mmengine", "mmcv", "mmpose")
+DETECTOR_PACKAGES = ("mmdet", "mmpretrain")
+
+
+def missing_packages(*, detector: bool = False) -> list[str]:
+    """The packages of the stack (`POSE_PACKAGES`, and `DETECTOR_PACKAGES` for a detector)
+    that are not installed; nothing is imported."""
+    needed = POSE_PACKAGES + (DETECTOR_PACKAGES if detector else ())
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
 def import_stack(context: str, error: type[Exception], *, detector: bool = False) -> None:
     """Import MMPose (and MMDetection with MMPretrain when `detector`) with the operator
     stand-ins installed; raise `error` "<context>: the OpenMMLab stack ... make setup-mmpose"

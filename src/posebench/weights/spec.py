@@ -180,7 +180,7 @@ class WeightsSpec:
                     f"{section['local_path']!r}; a revision only applies to repo_id, remove it."
                 )
             local_path = Path(str(section["local_path"])).expanduser()
-            return cls(name, kind, None, None, local_path, format=format, config=config)
+            return cls(name, kind, None, None, local_path, format=format)
         repo_id = section["repo_id"]
         if not isinstance(repo_id, str) or repo_id.count("/") != 1:
             raise WeightsError(f"{where}: repo_id {repo_id!r} is not of the form <org>/<name>.")
