@@ -43,31 +43,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
+from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, SEED, write_inputs
 
 from posebench.backends.openmmlab import has_compiled_ops, import_stack
-from posebench.detection import DetectionTrack, autocast, create_detector, save_detections
+from posebench.detection import autocast, create_detector
+from posebench.weights.openmmlab import resolve_config
+from posebench.weights.verify import load_openmmlab_config
 
-FRAME_WIDTH, FRAME_HEIGHT = 1920, 1080
-BOX = (820.0, 140.0, 1100.0, 1000.0)  # x1, y1, x2, y2: a standing person
 HRNET_CONFIG = (
     "body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288.py"
 )
 FASTER_RCNN_CONFIG = "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py"
 DET_THRESHOLD = 0.05  # Faster R-CNN's own test score threshold: every box it returns counts
-SEED = 0
 
 Row = tuple[str, str, str, int, float, float]  # task, device, precision, batch, backend, bare
 
 
 def wheel_config(package: str, path: str) -> Any:
     """The MMEngine config `path` of the installed `package`'s `.mim/configs`, loaded."""
-    from mmengine.config import Config
-
-    root = Path(importlib.import_module(package).__file__ or "").parent
-    return Config.fromfile(str(root / ".mim" / "configs" / path))
+    return load_openmmlab_config(resolve_config(f"{package}::{path}", "benchmark"))
 
 
 def build_hrnet(folder: Path) -> int:
@@ -102,33 +98,6 @@ def build_faster_rcnn(folder: Path) -> int:
         folder / "faster_rcnn.pth",
     )
     return sum(p.numel() for p in model.parameters())
-
-
-def write_inputs(folder: Path, frames: int) -> tuple[Path, Path, list[np.ndarray]]:
-    """A synthetic video (its header is what `start_video` checks), its detections with
-    BOX in every frame, and the RGB frames in memory (decoding is not measured)."""
-    rng = np.random.default_rng(SEED)
-    frame = rng.integers(0, 256, (FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=np.uint8)
-    video = folder / "synthetic.mp4"
-    writer = cv2.VideoWriter(
-        str(video), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (FRAME_WIDTH, FRAME_HEIGHT)
-    )
-    for _ in range(frames):
-        writer.write(frame)
-    writer.release()
-    detections = folder / "synthetic.detections.npz"
-    track = DetectionTrack(
-        boxes=np.tile(np.array(BOX, np.float32), (frames, 1)),
-        scores=np.ones(frames, np.float32),
-        detector="fixed-box",
-        score_threshold=0.0,
-        fps=30.0,
-        image_size=(FRAME_WIDTH, FRAME_HEIGHT),
-        video=str(video),
-        frame_count_header=frames,
-    )
-    save_detections(detections, track)
-    return video, detections, [frame] * frames
 
 
 def best_rates(runs: list[Callable[[], Any]], items: int, repeats: int, device: str) -> list[float]:

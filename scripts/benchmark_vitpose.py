@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import transformers
+from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, write_inputs
 from transformers import (
     VitPoseBackboneConfig,
     VitPoseConfig,
@@ -37,11 +37,8 @@ from transformers import (
 )
 
 from posebench.backends.vitpose import VitPoseBackend
-from posebench.detection import DetectionTrack, autocast, save_detections
+from posebench.detection import autocast
 from posebench.skeletons import COCO_KEYPOINTS
-
-FRAME_WIDTH, FRAME_HEIGHT = 1920, 1080
-BOX = (820.0, 140.0, 1100.0, 1000.0)  # x1, y1, x2, y2: a standing person
 
 
 def build_model(folder: Path) -> VitPoseForPoseEstimation:
@@ -61,33 +58,6 @@ def build_model(folder: Path) -> VitPoseForPoseEstimation:
     model.save_pretrained(folder)
     VitPoseImageProcessor().save_pretrained(folder)
     return model
-
-
-def write_inputs(folder: Path, frames: int) -> tuple[Path, Path, list[np.ndarray]]:
-    """A synthetic video (its header is what `start_video` checks), its detections with
-    BOX in every frame, and the frames in memory (decoding is not measured)."""
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 256, (FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=np.uint8)
-    video = folder / "synthetic.mp4"
-    writer = cv2.VideoWriter(
-        str(video), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (FRAME_WIDTH, FRAME_HEIGHT)
-    )
-    for _ in range(frames):
-        writer.write(frame)
-    writer.release()
-    detections = folder / "synthetic.detections.npz"
-    track = DetectionTrack(
-        boxes=np.tile(np.array(BOX, np.float32), (frames, 1)),
-        scores=np.ones(frames, np.float32),
-        detector="fixed-box",
-        score_threshold=0.0,
-        fps=30.0,
-        image_size=(FRAME_WIDTH, FRAME_HEIGHT),
-        video=str(video),
-        frame_count_header=frames,
-    )
-    save_detections(detections, track)
-    return video, detections, [frame] * frames
 
 
 def best_rate(run: Callable[[], None], crops: int, repeats: int, device: str) -> float:

@@ -20,11 +20,12 @@ API:
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from posebench.backends.openmmlab import import_stack
+from posebench.weights.openmmlab import resolve_config
+from posebench.weights.verify import load_openmmlab_config
 
 HRNET_CONFIG = (
     "body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288.py"
@@ -36,10 +37,7 @@ SEED = 0
 def wheel_config(package: str, path: str) -> Any:
     """The MMEngine config `path` of the installed `package`'s `.mim/configs`."""
     import_stack("tests", RuntimeError, detector=True)
-    from mmengine.config import Config
-
-    root = Path(importlib.import_module(package).__file__ or "").parent
-    return Config.fromfile(str(root / ".mim" / "configs" / path))
+    return load_openmmlab_config(resolve_config(f"{package}::{path}", "tests"))
 
 
 def build_hrnet(

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from posebench.io.hashing import sha256_of
 from posebench.weights.spec import WeightsError, name_hash_prefix
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def download_file(url: str, target: Path, *, sha256: str, what: str) -> None:
     expected = _expected_prefixes(sha256, target.name)
     forbidden = network_forbidden()
     if target.is_file():
-        digest = _hex_digest(target)
+        digest = sha256_of(target)
         if _matches(digest, expected):
             log.info("%s is in place with the expected SHA-256 (%s...)", target, sha256)
             return
@@ -158,10 +159,6 @@ def _describe(expected: dict[str, str]) -> str:
     return " and ".join(f"{prefix} ({source})" for source, prefix in expected.items())
 
 
-def _hex_digest(path: Path) -> str:
-    return _hash_of(path).hexdigest()
-
-
 def _hash_of(path: Path) -> Any:
     """A hashlib SHA-256 object fed with the content of `path`, to continue."""
     digest = hashlib.sha256()
@@ -190,7 +187,7 @@ def _transfer(url: str, part: Path, what: str, target: Path) -> tuple[str, bool]
         if error.code == 416 and offset:
             # Range not satisfiable: the partial file already holds the whole file (or
             # more); its digest decides.
-            return _hex_digest(part), True
+            return sha256_of(part), True
         raise WeightsError(
             f"{what}: the server answered {error.code} ({error.reason}) for {url}. Fix "
             f"weights.url in the config, or download the file by hand:\n"
