@@ -210,11 +210,16 @@ def inference_config(
     """The MMEngine config of the checkpoint folder `folder`, set up for inference (no
     download of pre-training weights, no training settings, `scope`'s registries the default
     unless the config names its own), and the path of its `.pth`."""
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
+    from posebench.weights.spec import WeightsError
+    from posebench.weights.verify import load_openmmlab_config
+
     config_file, weights = checkpoint_files(folder, context, error)
-    config = Config.fromfile(str(config_file))
+    try:
+        config = load_openmmlab_config(config_file)
+    except WeightsError as cause:
+        raise error(f"{context}: {cause}") from cause
     if "init_cfg" in config.model.get("backbone", {}):
         config.model.backbone.init_cfg = None
     config.model.train_cfg = None
