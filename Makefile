@@ -16,7 +16,7 @@ MMPOSE_STAMP := $(VENV)/.posebench-mmpose-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[mediapipe,vitpose,workflow,test]"
+	$(BIN)/python -m pip install --quiet -e ".[mediapipe,vitpose,workflow,cluster,test]"
 	touch $(STAMP)
 
 setup: $(STAMP)

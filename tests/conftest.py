@@ -145,6 +145,23 @@ def faster_rcnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_faster_rcnn(tmp_path_factory.mktemp("faster_rcnn"))
 
 
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default workflow (Pose2Sim demo, MediaPipe), run once locally with 2 cores in a
+    work folder of its own. Read only: test_workflow inspects it; test_slurm compares a
+    Slurm run against it."""
+    from snakemake_runner import run_snakemake
+
+    workdir = tmp_path_factory.mktemp("demo")
+    result = run_snakemake(workdir, "--cores", "2")
+    if result.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log"))
+        )
+        pytest.fail(f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}")
+    return workdir
+
+
 @pytest.fixture(scope="module")
 def opensim_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Send OpenSim's log to a file of this module's, so it never writes opensim.log into

@@ -274,6 +274,24 @@ def test_terminal_records_reach_the_original_stderr_and_the_log(tmp_path: Path) 
     assert "loud one" in text and "quiet one" in text
 
 
+def test_job_log_records_where_a_cluster_job_ran(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from posebench.logs import job_placement
+
+    assert job_placement({"HOME": "/root"}) is None  # a workstation: no line
+    line = job_placement({"SLURM_JOB_ID": "17", "CUDA_VISIBLE_DEVICES": "1"})
+    assert line is not None and line.endswith("SLURM_JOB_ID=17, CUDA_VISIBLE_DEVICES=1")
+    code = "import sys\nfrom posebench.logs import log_to_file\nlog_to_file(sys.argv[1])\n"
+    job_log = tmp_path / "job.log"
+    env = {**os.environ, "SLURM_JOB_ID": "42", "CUDA_VISIBLE_DEVICES": "0"}
+    subprocess.run([sys.executable, "-c", code, str(job_log)], check=True, env=env)
+    assert "job placement: host " in job_log.read_text()
+    assert "SLURM_JOB_ID=42, CUDA_VISIBLE_DEVICES=0" in job_log.read_text()
+
+
 def test_missing_or_resized_fetched_file_stops_planning_naming_file_and_rule(
     fake_pose2sim: tuple[Path, Path, WheelSpec], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,19 +61,6 @@ def dry_run_jobs(workdir: Path, configs: tuple[str, ...] = ()) -> dict[str, int]
     return counts
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the default workflow once; every test below inspects this run."""
-    workdir = tmp_path_factory.mktemp("demo")
-    result = snakemake(workdir, "--cores", "2")
-    if result.returncode != 0:
-        logs = "\n".join(
-            f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log"))
-        )
-        pytest.fail(f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}")
-    return workdir
-
-
 def test_outputs_exist(demo_run: Path) -> None:
     for camera in CAMERAS:
         assert output(demo_run, PATHS.keypoints, camera=camera).is_file()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -44,3 +46,21 @@ def log_to_file(path: Path | str, level: int = logging.INFO) -> None:
     terminal.addFilter(lambda record: getattr(record, "terminal", False))
     terminal.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logging.getLogger().addHandler(terminal)
+    placement = job_placement()
+    if placement:
+        logging.getLogger(__name__).info("%s", placement)
+
+
+# Set by Slurm (and other schedulers) in a job; the GPU variable also by users.
+PLACEMENT_VARIABLES = ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES")
+
+
+def job_placement(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where this job runs, for a log read after a cluster run: the host, the Slurm job and
+    the GPUs it may use; None on a workstation where neither variable is set."""
+    environ = os.environ if environ is None else environ
+    if not any(name in environ for name in PLACEMENT_VARIABLES):
+        return None
+    parts = [f"host {socket.gethostname()}"]
+    parts += [f"{name}={environ[name]}" for name in PLACEMENT_VARIABLES if name in environ]
+    return "job placement: " + ", ".join(parts)

@@ -1,3 +1,9 @@
+# Tables and plots of finished results: seconds of work, run where Snakemake runs (on a
+# cluster, the submitting host) rather than as a job of their own.
+localrules:
+    leaderboard,
+
+
 rule evaluate:
     input:
         motion=PATHS.motion,

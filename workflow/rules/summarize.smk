@@ -1,3 +1,9 @@
+# Tables and plots of finished results: seconds of work, run where Snakemake runs (on a
+# cluster, the submitting host) rather than as a job of their own.
+localrules:
+    aggregate,
+
+
 rule summarize:
     input:
         motion=PATHS.motion,
