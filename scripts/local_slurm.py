@@ -31,6 +31,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -110,8 +111,12 @@ def _munge_works() -> bool:
 
 
 def _listening(port: int) -> bool:
-    result = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True)
-    return bool(result.stdout.strip())
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def _stop_pid(pidfile: Path, name: str, grace_s: float = 10.0) -> None:

@@ -1,5 +1,5 @@
-# Tables and plots of finished results: seconds of work, run where Snakemake runs (on a
-# cluster, the submitting host) rather than as a job of their own.
+# Small tables and plots of finished results: they run where Snakemake runs (on a
+# cluster, the submitting host) rather than as cluster jobs of their own.
 localrules:
     aggregate,
 
