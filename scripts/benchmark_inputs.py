@@ -1,14 +1,19 @@
-"""Inputs shared by the pose benchmarks (scripts/benchmark_vitpose.py,
+"""Inputs and timing shared by the pose benchmarks (scripts/benchmark_vitpose.py,
 scripts/benchmark_mmpose.py): a synthetic full-HD video and its detections with one fixed
-person box per frame. Imported by those scripts (their folder is on sys.path when they run).
+person box per frame, and the best-of-N rate of timed runs. Imported by those scripts (their
+folder is on sys.path when they run).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 from posebench.detection import DetectionTrack, save_detections
 
@@ -42,3 +47,19 @@ def write_inputs(folder: Path, frames: int) -> tuple[Path, Path, list[np.ndarray
     )
     save_detections(detections, track)
     return video, detections, [frame] * frames
+
+
+def best_rates(runs: list[Callable[[], Any]], items: int, repeats: int, device: str) -> list[float]:
+    """Items per second of the fastest of `repeats` timed runs of each of `runs`; the runs
+    alternate within each repeat so that drift of the machine affects them alike."""
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, spent in zip(runs, times, strict=True):
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            run()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            spent.append(time.perf_counter() - started)
+    return [items / min(spent) for spent in times]

@@ -36,84 +36,28 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, SEED, write_inputs
+from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, best_rates, write_inputs
 
 from posebench.backends.openmmlab import has_compiled_ops, import_stack
 from posebench.detection import autocast, create_detector
-from posebench.weights.openmmlab import resolve_config
-from posebench.weights.verify import load_openmmlab_config
 
-HRNET_CONFIG = (
-    "body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288.py"
-)
-FASTER_RCNN_CONFIG = "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the random checkpoints of the tests
+
+from openmmlab_factory import build_faster_rcnn, build_hrnet, parameter_count  # noqa: E402
+
 DET_THRESHOLD = 0.05  # Faster R-CNN's own test score threshold: every box it returns counts
 
 Row = tuple[str, str, str, int, float, float]  # task, device, precision, batch, backend, bare
-
-
-def wheel_config(package: str, path: str) -> Any:
-    """The MMEngine config `path` of the installed `package`'s `.mim/configs`, loaded."""
-    return load_openmmlab_config(resolve_config(f"{package}::{path}", "benchmark"))
-
-
-def build_hrnet(folder: Path) -> int:
-    """Save a random HRNet-W48 DARK 384x288 (COCO 17 keypoints) to `folder`; its parameters."""
-    from mmpose.apis import init_model
-
-    config = wheel_config("mmpose", HRNET_CONFIG)
-    torch.manual_seed(SEED)
-    model = init_model(config, None, device="cpu")
-    folder.mkdir(parents=True, exist_ok=True)
-    config.dump(str(folder / "config.py"))
-    torch.save(
-        {"state_dict": model.state_dict(), "meta": {"dataset_meta": model.dataset_meta}},
-        folder / "hrnet.pth",
-    )
-    return sum(p.numel() for p in model.parameters())
-
-
-def build_faster_rcnn(folder: Path) -> int:
-    """Save a random Faster R-CNN R50-FPN 1x (COCO classes, test scale 1333x800) to `folder`;
-    its parameters."""
-    from mmdet.apis import init_detector
-
-    config = wheel_config("mmdet", FASTER_RCNN_CONFIG)
-    torch.manual_seed(SEED)
-    with warnings.catch_warnings(record=True):  # "checkpoint is None, use COCO classes ..."
-        model = init_detector(config, None, device="cpu")
-    folder.mkdir(parents=True, exist_ok=True)
-    config.dump(str(folder / "config.py"))
-    torch.save(
-        {"state_dict": model.state_dict(), "meta": {"dataset_meta": model.dataset_meta}},
-        folder / "faster_rcnn.pth",
-    )
-    return sum(p.numel() for p in model.parameters())
-
-
-def best_rates(runs: list[Callable[[], Any]], items: int, repeats: int, device: str) -> list[float]:
-    """Items per second of the fastest of `repeats` timed runs of each of `runs`; the runs
-    alternate within each repeat so that drift of the machine affects them alike."""
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, spent in zip(runs, times, strict=True):
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            started = time.perf_counter()
-            run()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            spent.append(time.perf_counter() - started)
-    return [items / min(spent) for spent in times]
 
 
 def release(device: str) -> None:
@@ -179,8 +123,7 @@ def bench_detector(
 ) -> Row:
     from mmdet.apis import inference_detector
 
-    from posebench.backends.mmdet_detector import MMDetPersonDetector
-    from posebench.detection import person_candidates
+    from posebench.backends.mmdet_detector import MMDetPersonDetector, result_candidates
 
     detector = create_detector("mmdet", weights, "faster-rcnn-random", device, precision)
     assert isinstance(detector, MMDetPersonDetector)
@@ -201,14 +144,8 @@ def bench_detector(
             return [inference_detector(model, image) for image in bgr_frames[:count]]
 
     boxes = full_path(count=min(batch, count))[0][0]  # warm-up
-    found = bare(count=1)[0].pred_instances
-    reference = person_candidates(
-        found.bboxes.float().cpu().numpy(),
-        found.scores.float().cpu().numpy(),
-        found.labels.cpu().numpy(),
-        detector.person,
-        DET_THRESHOLD,
-        (FRAME_WIDTH, FRAME_HEIGHT),
+    reference = result_candidates(
+        bare(count=1)[0], detector.person, DET_THRESHOLD, (FRAME_WIDTH, FRAME_HEIGHT)
     )[0]
     backend_rate, bare_rate = best_rates([full_path, bare], count, repeats, device)
     print(
@@ -275,8 +212,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench_mmpose_") as tmp:
         folder = Path(tmp)
-        hrnet_parameters = build_hrnet(folder / "hrnet")
-        detector_parameters = build_faster_rcnn(folder / "faster_rcnn")
+        hrnet_parameters = parameter_count(build_hrnet(folder / "hrnet", 17))
+        detector = build_faster_rcnn(folder / "faster_rcnn", scale=None, person_bias=None)
+        detector_parameters = parameter_count(detector)
         inputs = write_inputs(folder, args.crops)
         det_frames = [inputs[2][0]] * args.det_frames
         print(

@@ -21,14 +21,13 @@ import argparse
 import logging
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import transformers
-from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, write_inputs
+from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, best_rates, write_inputs
 from transformers import (
     VitPoseBackboneConfig,
     VitPoseConfig,
@@ -58,20 +57,6 @@ def build_model(folder: Path) -> VitPoseForPoseEstimation:
     model.save_pretrained(folder)
     VitPoseImageProcessor().save_pretrained(folder)
     return model
-
-
-def best_rate(run: Callable[[], None], crops: int, repeats: int, device: str) -> float:
-    """Crops per second of the fastest of `repeats` timed runs."""
-    times = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        run()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
-    return crops / min(times)
 
 
 def bench_device(
@@ -107,8 +92,8 @@ def bench_device(
         warm_up = min(size, crops)
         full_path(count=warm_up)
         bare_model(count=warm_up)
-        backend_rate = best_rate(full_path, crops, repeats, device)
-        model_rate = best_rate(bare_model, crops, repeats, device)
+        [backend_rate] = best_rates([full_path], crops, repeats, device)
+        [model_rate] = best_rates([bare_model], crops, repeats, device)
         rows.append((device, size, backend_rate, model_rate))
         print(
             f"  {device} crop_batch_size={size}: backend {backend_rate:.2f} crops/s, "

@@ -13,13 +13,18 @@ API:
   with a head of `num_keypoints` heatmaps; `legacy_keys` names the head `keypoint_head.`
   as MMPose 0.x checkpoints (OpenCapBench's) do, in PyTorch's legacy (non-zip) format;
   `with_meta` saves the dataset meta (numpy arrays inside) where it fits the head.
-- `build_faster_rcnn(folder, scale=...)`: Faster R-CNN R50-FPN 1x COCO whose classifier
-  is biased towards "person" (class 0) so that random proposals come out as person boxes;
-  `scale` replaces the test pipeline's resize (1333, 800) to keep CPU tests fast.
+- `build_faster_rcnn(folder, scale=..., person_bias=...)`: Faster R-CNN R50-FPN 1x COCO
+  whose classifier is biased by `person_bias` towards "person" (class 0) so that random
+  proposals come out as person boxes; `scale` replaces the test pipeline's resize
+  (1333, 800) to keep CPU tests fast. None for either keeps the config's model.
+- `parameter_count(folder)`: the parameters of a folder's checkpoint.
+
+scripts/benchmark_mmpose.py builds its models here too (the config's test scale, no bias).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +78,11 @@ def build_hrnet(
     return folder
 
 
-def build_faster_rcnn(folder: Path, scale: tuple[int, int] = (667, 400)) -> Path:
+def build_faster_rcnn(
+    folder: Path,
+    scale: tuple[int, int] | None = (667, 400),
+    person_bias: float | None = 8.0,
+) -> Path:
     """Save a random Faster R-CNN R50-FPN (COCO classes, biased to "person") to `folder`."""
     import_stack("tests", RuntimeError, detector=True)
     import torch
@@ -81,12 +90,14 @@ def build_faster_rcnn(folder: Path, scale: tuple[int, int] = (667, 400)) -> Path
 
     config = wheel_config("mmdet", FASTER_RCNN_CONFIG)
     for step in config.test_dataloader.dataset.pipeline:
-        if step["type"] == "Resize":
+        if step["type"] == "Resize" and scale is not None:
             step["scale"] = scale
     torch.manual_seed(SEED)
-    model = init_detector(config, None, device="cpu")
-    with torch.no_grad():
-        model.roi_head.bbox_head.fc_cls.bias[0] = 8.0  # every box scores as a person
+    with warnings.catch_warnings(record=True):  # "checkpoint is None, use COCO classes ..."
+        model = init_detector(config, None, device="cpu")
+    if person_bias is not None:
+        with torch.no_grad():  # every box scores as a person
+            model.roi_head.bbox_head.fc_cls.bias[0] = person_bias
     folder.mkdir(parents=True, exist_ok=True)
     config.dump(str(folder / "config.py"))
     torch.save(
@@ -94,3 +105,18 @@ def build_faster_rcnn(folder: Path, scale: tuple[int, int] = (667, 400)) -> Path
         folder / "faster_rcnn_random-00000000.pth",
     )
     return folder
+
+
+# BatchNorm statistics: state-dict entries that are buffers, not parameters (the only
+# buffers of these two models).
+_BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def parameter_count(folder: Path) -> int:
+    """The parameters of the `.pth` in `folder` (its state dict without BatchNorm buffers)."""
+    from posebench.io.torch_checkpoint import read_checkpoint, state_dict_of
+
+    [checkpoint] = folder.glob("*.pth")
+    state = state_dict_of(read_checkpoint(checkpoint))
+    assert state is not None, f"{checkpoint} holds no state dict"
+    return sum(value.numel() for key, value in state.items() if not key.endswith(_BUFFER_SUFFIXES))

@@ -82,17 +82,23 @@ class MMDetPersonDetector:
         samples = [self.pipeline({"img": frame[..., ::-1], "img_id": 0}) for frame in frames]
         with torch.inference_mode(), autocast(self.device, self.precision):
             results = self.model.test_step(pseudo_collate(samples))
-        candidates = []
-        for result in results:
-            found = result.pred_instances
-            candidates.append(
-                person_candidates(
-                    found.bboxes.float().cpu().numpy(),
-                    found.scores.float().cpu().numpy(),
-                    found.labels.cpu().numpy(),
-                    self.person,
-                    threshold,
-                    (width, height),
-                )
-            )
-        return candidates
+        return [
+            result_candidates(result, self.person, threshold, (width, height)) for result in results
+        ]
+
+
+def result_candidates(
+    result: Any, person: int, threshold: float, image_size: tuple[int, int]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The person boxes and scores of one MMDetection result (a `DetDataSample`, as `test_step` and
+    `mmdet.apis.inference_detector` return it) at `threshold`, as `person_candidates` gives
+    them; `image_size` is (width, height)."""
+    found = result.pred_instances
+    return person_candidates(
+        found.bboxes.float().cpu().numpy(),
+        found.scores.float().cpu().numpy(),
+        found.labels.cpu().numpy(),
+        person,
+        threshold,
+        image_size,
+    )
