@@ -25,7 +25,9 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from benchmark_dag import build_labvalidation, dataset_entry
+from benchmark_dag import build_labvalidation, dataset_entry, parse_job_stats
+
+from posebench.paths import PATHS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -82,9 +84,7 @@ def sbatch_jobs(workdir: Path, configs: list[Path], profile: Path) -> tuple[int,
     text = snakemake(workdir, configs, "--profile", str(profile), "--dry-run")
     local = local_rules()
     rules = [rule for rule in JOB_LINE.findall(text) if rule not in local]
-    counts: dict[str, int] = {}
-    for rule in re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", text, re.M):
-        counts[rule] = counts.get(rule, 0) + 1
+    counts = {rule: n for rule, n in parse_job_stats(text).items() if rule != "total"}
     return len(rules) + len(GROUP_LINE.findall(text)), counts
 
 
@@ -106,7 +106,7 @@ def main() -> None:
         demo = tmp / "demo"
         demo.mkdir()
         os.symlink(REPO / "resources", demo / "resources")  # the fetched demo data
-        count("demo", demo, [DEFAULT_CONFIG], ["results/datasets/pose2sim-demo/samples.tsv"], tmp)
+        count("demo", demo, [DEFAULT_CONFIG], [PATHS.samples.format(dataset="pose2sim-demo")], tmp)
         work = tmp / "labvalidation"
         work.mkdir()
         dataset = tmp / "LabValidation"
@@ -117,7 +117,7 @@ def main() -> None:
         }
         config = work / "labvalidation.yaml"
         config.write_text(yaml.safe_dump(overlay))
-        samples = ["results/datasets/labvalidation/samples.tsv"]
+        samples = [PATHS.samples.format(dataset="labvalidation")]
         count(
             "LabValidation-shaped, 1 model, 3 setups", work, [DEFAULT_CONFIG, config], samples, tmp
         )

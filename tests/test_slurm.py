@@ -11,7 +11,6 @@ run, which exits non-zero and keeps what finished. Skipped where the cluster can
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -22,13 +21,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 from posebench.paths import CAMERA_KEY, PATHS, log_path
 from snakemake_runner import DEFAULT_CONFIG, REPO
+
+sys.path.insert(0, str(REPO / "scripts"))  # the local cluster is a script users run too
+import local_slurm  # noqa: E402
 
 pytestmark = [pytest.mark.workflow, pytest.mark.network, pytest.mark.mediapipe]
 
@@ -38,20 +39,6 @@ DEMO = {"dataset": "pose2sim-demo", "subject": "P00", "session": "S00", "trial":
 # The rules that must never become Slurm jobs (the workflow's localrules) in this run.
 LOCAL_RULES = ("fetch_demo_data", "describe_dataset", "aggregate", "all")
 GPU_OVERLAY = {"models": {MODEL: {"gpu": 1}}}
-
-
-def _load_local_slurm() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "local_slurm", REPO / "scripts" / "local_slurm.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_slurm"] = module  # dataclasses resolve the module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-local_slurm = _load_local_slurm()
 
 
 @pytest.fixture(scope="module")
