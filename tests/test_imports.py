@@ -26,6 +26,8 @@ FORBIDDEN: Mapping[str, tuple[str, ...]] = {
     "triangulate": (*_NEVER, "opensim", "yaml"),
     "scale": (*_NEVER, "pandas", "cv2", "yaml"),  # reads no .mot: pandas is never needed
     "inverse_kinematics": (*_NEVER, "cv2", "yaml"),  # pandas comes with the first read_mot
+    # The augmenter's networks load ONNX Runtime when created.
+    "augment": (*_NEVER, "opensim", "pandas", "cv2", "yaml", "onnxruntime"),
     "summarize": (*_NEVER, "opensim", "cv2", "yaml"),
     "aggregate": (*_NEVER, "opensim", "cv2", "yaml"),
     "evaluate": (*_NEVER, "opensim", "cv2", "yaml", "posebench.backends"),
@@ -166,7 +168,8 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
     "posebench.paths": (),
     "posebench.io": ("posebench.io", "posebench.paths"),
     "posebench.reports": ("posebench.reports", "posebench.io", "posebench.paths"),
-    "posebench.markersets": ("posebench.skeletons",),
+    "posebench.augmenter": (),
+    "posebench.markersets": ("posebench.skeletons", "posebench.augmenter"),
 }
 
 

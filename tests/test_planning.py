@@ -142,17 +142,49 @@ def test_setups_choose_cameras_and_files(sheet: Path) -> None:
     ]
     # Every session is scaled on the subject's static trial, per model and setup, and
     # Session1's trials are tracked with that one model.
+    wildcards.model = "mediapipe-blazepose"
     assert plan.scaling_inputs(wildcards) == {
-        "trc": "results/triangulate/lab/subject2/Session0/static1/m/3-cameras/markers.trc"
+        "trc": "results/triangulate/lab/subject2/Session0/static1/mediapipe-blazepose/"
+        "3-cameras/markers.trc"
     }
+    assert plan.markers_trc(wildcards) == (
+        "results/triangulate/lab/subject2/Session1/walking1/mediapipe-blazepose/3-cameras/"
+        "markers.trc"
+    )
     assert plan.scaling_mode(wildcards) == "video"
     assert plan.scaled_model(wildcards) == (
-        "results/scale/lab/subject2/Session0/m/3-cameras/scaled.osim"
+        "results/scale/lab/subject2/Session0/mediapipe-blazepose/3-cameras/scaled.osim"
     )
     config = base_config()
     config["datasets"]["lab"]["camera_setups"]["wide"] = ["Cam0", "Cam9"]
     with pytest.raises(PlanError, match=r"camera setup 'wide' of dataset 'lab' names .*Cam9"):
         Plan(config, CountingSheet(sheet)).cameras(keys(**{**vars(wildcards), "setup": "wide"}))
+
+
+def test_augmented_marker_sets_go_through_the_augment_stage(sheet: Path) -> None:
+    plan = Plan(base_config(), CountingSheet(sheet), refetching=lambda fetch: True)
+    model = "mediapipe-blazepose-lstm"
+    assert plan.augmenter(model) == "lstm-v0.3" and plan.augmenter("mediapipe-blazepose") is None
+    walking = keys(
+        subject="subject2", session="Session1", trial="walking1", model=model, setup="2-cameras"
+    )
+    # Scaling and IK read the augmented markers, of the static trial and of the trial.
+    prefix = f"results/augment/lab/subject2/Session0/static1/{model}/2-cameras"
+    assert plan.scaling_inputs(walking) == {"trc": f"{prefix}/markers.trc"}
+    assert plan.markers_trc(walking) == (
+        f"results/augment/lab/subject2/Session1/walking1/{model}/2-cameras/markers.trc"
+    )
+    # The augmenter reads the triangulated markers and its networks; with no height in the
+    # sheet (subject3), also the static trial's triangulated markers to estimate it from.
+    trc = f"results/triangulate/lab/subject2/Session1/walking1/{model}/2-cameras/markers.trc"
+    assert plan.augment_inputs(walking) == {
+        "trc": trc,
+        "augmenter": "resources/pose2sim/MANIFEST.json",
+    }
+    walking.subject = "subject3"
+    assert plan.augment_inputs(walking)["height_trc"] == (
+        f"results/triangulate/lab/subject3/Session0/static1/{model}/2-cameras/markers.trc"
+    )
 
 
 def test_pose2d_inputs_name_weights_and_detections(sheet: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from posebench.io.atomic import write_json
+from posebench.reports.augmentation import AugmentationReport
 from posebench.reports.fields import (
     dataclass_from_json,
     dataclass_to_json,
@@ -232,7 +233,9 @@ IK_JSON = {
 
 Entry = CameraQuality | CameraSyncReport | SyncReport
 """A report entry, read with the place it stands at."""
-Report = TriangulationReport | VideoScalingReport | MocapScalingReport | IkReport
+Report = (
+    TriangulationReport | VideoScalingReport | MocapScalingReport | IkReport | AugmentationReport
+)
 """A report of a whole file."""
 
 ENTRIES: dict[str, Entry] = {
@@ -242,6 +245,36 @@ ENTRIES: dict[str, Entry] = {
     "unmeasured_sync": UNMEASURED_SYNC,
     "sync": SYNC,
 }
+AUGMENTATION = AugmentationReport(
+    trc="results/triangulate/pose2sim-demo/P00/S00/balancing/m/all/markers.trc",
+    marker_set="blazepose-lstm",
+    augmenter="lstm-v0.3",
+    augmenter_dir="resources/pose2sim/MarkerAugmenter/LSTM",
+    input_markers=("Neck", "RHip", "LHip"),
+    output_markers=("r.ASIS_study", "L.ASIS_study"),
+    mass_kg=70.0,
+    height_m=1.7261,
+    height_source="estimated",
+    height_estimate={"height_m": 1.7261, "window_s": [0.1, 0.6], "method": "..."},
+    frames=201,
+    frames_augmented=196,
+    segments=((0, 100), (105, 201)),
+)
+AUGMENTATION_JSON = {
+    "trc": "results/triangulate/pose2sim-demo/P00/S00/balancing/m/all/markers.trc",
+    "marker_set": "blazepose-lstm",
+    "augmenter": "lstm-v0.3",
+    "augmenter_dir": "resources/pose2sim/MarkerAugmenter/LSTM",
+    "input_markers": ["Neck", "RHip", "LHip"],
+    "output_markers": ["r.ASIS_study", "L.ASIS_study"],
+    "mass_kg": 70.0,
+    "height_m": 1.7261,
+    "height_source": "estimated",
+    "height_estimate": {"height_m": 1.7261, "window_s": [0.1, 0.6], "method": "..."},
+    "frames": 201,
+    "frames_augmented": 196,
+    "segments": [[0, 100], [105, 201]],
+}
 REPORTS: dict[str, Report] = {
     "triangulation": TRIANGULATION,
     "triangulation_unsynchronised": replace(TRIANGULATION, sync=None, filter_cutoff_hz=None),
@@ -249,12 +282,17 @@ REPORTS: dict[str, Report] = {
     "mocap_scaling": MOCAP_SCALING,
     "mocap_scaling_without_warning": replace(MOCAP_SCALING, warning=None, height_m=None),
     "ik": IK,
+    "augmentation": AUGMENTATION,
+    "augmentation_from_metadata": replace(
+        AUGMENTATION, height_source="metadata", height_estimate=None
+    ),
 }
 EXACT_JSON: dict[str, tuple[Report | Entry, dict[str, Any]]] = {
     "triangulation": (TRIANGULATION, TRIANGULATION_JSON),
     "video_scaling": (VIDEO_SCALING, VIDEO_SCALING_JSON),
     "mocap_scaling": (MOCAP_SCALING, MOCAP_SCALING_JSON),
     "ik": (IK, IK_JSON),
+    "augmentation": (AUGMENTATION, AUGMENTATION_JSON),
     "camera_sync": (CAMERA_SYNC, CAMERA_SYNC_JSON),
 }
 

@@ -11,6 +11,12 @@ override task weights, and `scaling_pairs` replace the marker pairs of named mea
 names are relative to. `ik_coordinate_tasks=False` switches off the set-up's coordinate
 tasks (priors pulling a coordinate towards a value), for marker sets that determine those
 coordinates.
+
+`augmenter` names a marker augmenter (`posebench.augmenter`): the triangulated markers
+(`marker_names`) are then its inputs, and the OpenSim files use its output markers, which
+the `augment` stage writes next to the inputs (`opensim_marker_names`). `copies` gives a
+marker the position of another keypoint, for an input the model does not detect (BlazePose's
+foot index stands in for the small toe).
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from posebench.augmenter import AugmenterError, missing_inputs, output_markers
 from posebench.skeletons import (
     ANATOMICAL_KEYPOINTS,
     BLAZEPOSE_KEYPOINTS,
     COCO_KEYPOINTS,
     COCO_WHOLEBODY_KEYPOINTS,
+    HALPE26_KEYPOINTS,
 )
 
 _COCO_TO_POSE2SIM = {
@@ -126,25 +134,48 @@ class MarkerSet:
     ik_coordinate_tasks: bool = True
     setup_source: str = "pose2sim"
     midpoints: dict[str, tuple[str, str]] = field(default_factory=dict)
+    copies: dict[str, str] = field(default_factory=dict)
+    augmenter: str | None = None
 
     def __post_init__(self) -> None:
         missing = set(self.markers) - set(self.keypoints)
         missing |= {k for pair in self.midpoints.values() for k in pair} - set(self.keypoints)
+        missing |= set(self.copies.values()) - set(self.keypoints)
         if missing:
             raise MarkerSetError(
                 f"Marker set {self.name!r} maps unknown keypoints {sorted(missing)}"
             )
+        if self.augmenter is not None:
+            try:
+                absent = missing_inputs(self.augmenter, self.marker_names)
+            except AugmenterError as error:
+                raise MarkerSetError(f"Marker set {self.name!r}: {error}") from None
+            if absent:
+                raise MarkerSetError(
+                    f"Marker set {self.name!r} cannot feed the marker augmenter "
+                    f"{self.augmenter!r}: it lacks the input markers {absent} (its keypoints "
+                    f"give {list(self.marker_names)})."
+                )
 
     @property
     def marker_names(self) -> tuple[str, ...]:
-        """OpenSim marker names (the TRC column order): mapped keypoints in keypoint order,
-        then the `midpoints` markers."""
+        """Triangulated marker names (the TRC column order): mapped keypoints in keypoint
+        order, then the `midpoints` markers, then the `copies`."""
         mapped = tuple(self.markers[k] for k in self.keypoints if k in self.markers)
-        return mapped + tuple(self.midpoints)
+        return mapped + tuple(self.midpoints) + tuple(self.copies)
+
+    @property
+    def opensim_marker_names(self) -> tuple[str, ...]:
+        """The markers the OpenSim steps get: the triangulated ones, followed by the
+        augmenter's outputs when the set has an augmenter."""
+        if self.augmenter is None:
+            return self.marker_names
+        return self.marker_names + output_markers(self.augmenter)
 
     def marker_positions(self, keypoints: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """(..., M, 3) marker positions from (..., K, 3) keypoint positions: mapped keypoints,
-        then midpoints of keypoint pairs (e.g. COCO's Neck between the shoulders)."""
+        then midpoints of keypoint pairs (e.g. COCO's Neck between the shoulders), then
+        copies of keypoints."""
         index = {name: i for i, name in enumerate(self.keypoints)}
         mapped = [index[k] for k in self.keypoints if k in self.markers]
         columns = [keypoints[..., mapped, :]]
@@ -152,6 +183,7 @@ class MarkerSet:
             0.5 * (keypoints[..., [index[a]], :] + keypoints[..., [index[b]], :])
             for a, b in self.midpoints.values()
         ]
+        columns += [keypoints[..., [index[k]], :] for k in self.copies.values()]
         return np.concatenate(columns, axis=-2)
 
     def check_keypoints(self, keypoint_names: Sequence[str], source: str) -> None:
@@ -195,6 +227,65 @@ _BLAZEPOSE_TO_POSE2SIM = {
     "left_heel": "LHeel", "right_heel": "RHeel",
     "left_foot_index": "LBigToe", "right_foot_index": "RBigToe",
 }  # fmt: skip
+
+# Halpe26 (e.g. RTMPose Halpe26, Pose2Sim's default) onto Pose2Sim's Halpe26 marker set: every
+# keypoint but the eyes and ears has a marker, the neck, mid-hip and head top included.
+_HALPE26_TO_POSE2SIM = {
+    **_COCO_TO_POSE2SIM,
+    "head": "Head", "neck": "Neck", "hip": "Hip",
+    "left_big_toe": "LBigToe", "right_big_toe": "RBigToe",
+    "left_small_toe": "LSmallToe", "right_small_toe": "RSmallToe",
+    "left_heel": "LHeel", "right_heel": "RHeel",
+}  # fmt: skip
+
+#: The marker augmenter of the `-lstm` marker sets (posebench.augmenter).
+LSTM_AUGMENTER = "lstm-v0.3"
+
+
+def augmented(
+    base: MarkerSet,
+    name: str,
+    *,
+    augmenter: str = LSTM_AUGMENTER,
+    midpoints: dict[str, tuple[str, str]] | None = None,
+    copies: dict[str, str] | None = None,
+    opencap_core: bool = False,
+) -> MarkerSet:
+    """`base`'s keypoints through the marker augmenter into the `_study` markers OpenCap
+    tracks, with OpenCap's IK weights: on Pose2Sim's model with its LSTM set-ups (the same
+    weights as opencap-core's Setup_IK.xml), or with `opencap_core` on OpenCap's
+    LaiUhlrich2022 with opencap-core's set-ups. `midpoints` and `copies` supply inputs the
+    keypoints lack. MarkerSetError naming the missing inputs when `base` cannot feed it."""
+    files = (
+        {
+            "opensim_model": "LaiUhlrich2022.osim",
+            "opensim_markers": "LaiUhlrich2022_markers_augmenter.xml",
+            "scaling_setup": "Setup_scaling_LaiUhlrich2022.xml",
+            "ik_setup": "Setup_IK.xml",
+            "setup_source": "opencap-core",
+        }
+        if opencap_core
+        else {
+            "opensim_model": "Model_Pose2Sim_simple.osim",
+            "opensim_markers": "Markers_LSTM.xml",
+            "scaling_setup": "Scaling_Setup_Pose2Sim_LSTM.xml",
+            "ik_setup": "IK_Setup_Pose2Sim_withoutHands_LSTM.xml",
+            "coordinate_aliases": POSE2SIM_COORDINATE_ALIASES,
+            # As for `anatomical`: ASIS, PSIS, C7 and the shoulders determine the lumbar
+            # joint, and the set-up's L5_S1 prior would bias it.
+            "ik_coordinate_tasks": False,
+        }
+    )
+    return MarkerSet(
+        name=name,
+        keypoints=base.keypoints,
+        markers=base.markers,
+        midpoints={**base.midpoints, **(midpoints or {})},
+        copies={**base.copies, **(copies or {})},
+        augmenter=augmenter,
+        **files,  # type: ignore[arg-type]
+    )
+
 
 MARKER_SETS: dict[str, MarkerSet] = {
     "blazepose": MarkerSet(
@@ -263,7 +354,45 @@ MARKER_SETS: dict[str, MarkerSet] = {
         scaling_pairs=_ANATOMICAL_SCALING_PAIRS,
         setup_source="opencap-core",
     ),
+    # Halpe26 joint centres and feet onto Pose2Sim's Halpe26 marker set and set-ups (IK
+    # straight on joint-centre markers; the set-up's L5_S1 prior stays on: three collinear
+    # hip markers leave the pelvis tilt to it).
+    "halpe26": MarkerSet(
+        name="halpe26",
+        keypoints=HALPE26_KEYPOINTS,
+        markers=_HALPE26_TO_POSE2SIM,
+        opensim_model="Model_Pose2Sim_simple.osim",
+        opensim_markers="Markers_Halpe26.xml",
+        scaling_setup="Scaling_Setup_Pose2Sim_Halpe26.xml",
+        ik_setup="IK_Setup_Pose2Sim_Halpe26.xml",
+        coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
+    ),
 }
+
+# Marker sets whose keypoints go through OpenCap's LSTM marker augmenter (the `augment`
+# stage). Halpe26 and COCO-WholeBody have every input (COCO-WholeBody's neck is the midpoint
+# of its shoulders). BlazePose has no small toe: its foot index stands in for it, which on
+# the synthetic model moves the augmented toe and 5th-metatarsal markers by about 20 mm more
+# (mean marker error 39.3 -> 40.1 mm). COCO-17 has no feet and cannot feed the augmenter.
+for _base, _extra in (
+    ("halpe26", {}),
+    ("coco_wholebody", {"midpoints": {"Neck": ("left_shoulder", "right_shoulder")}}),
+    (
+        "blazepose",
+        {
+            "midpoints": {"Neck": ("left_shoulder", "right_shoulder")},
+            "copies": {"RSmallToe": "right_foot_index", "LSmallToe": "left_foot_index"},
+        },
+    ),
+):
+    for _suffix, _opencap_core in (("-lstm", False), ("-lstm-lai2022", True)):
+        _name = _base + _suffix
+        MARKER_SETS[_name] = augmented(
+            MARKER_SETS[_base],
+            _name,
+            opencap_core=_opencap_core,
+            **_extra,  # type: ignore[arg-type]
+        )
 
 
 def get_marker_set(name: str) -> MarkerSet:

@@ -39,6 +39,8 @@ class Paths:
     trc: str = f"results/triangulate/{SETUP_KEY}/markers.trc"
     reprojection: str = f"results/triangulate/{SETUP_KEY}/reprojection_error.csv"
     triangulation: str = f"results/triangulate/{SETUP_KEY}/triangulation.json"
+    augmented_trc: str = f"results/augment/{SETUP_KEY}/markers.trc"
+    augmentation: str = f"results/augment/{SETUP_KEY}/augment.json"
     scaled_model: str = f"results/scale/{SESSION_KEY}/scaled.osim"
     scaling: str = f"results/scale/{SESSION_KEY}/scaling.json"
     motion: str = f"results/ik/{SETUP_KEY}/joint_angles.mot"
@@ -71,6 +73,8 @@ _PRODUCERS: dict[str, str] = {
     "trc": "triangulate",
     "reprojection": "triangulate",
     "triangulation": "triangulate",
+    "augmented_trc": "augment",
+    "augmentation": "augment",
     "scaled_model": "scale",
     "scaling": "scale",
     "motion": "inverse_kinematics",
@@ -107,6 +111,9 @@ FETCH_OUTPUTS: dict[str, str] = {
     "pose2sim": "resources/pose2sim/MANIFEST.json",
     "opencap-core": "resources/opencap-core/MANIFEST.json",
 }
+# OpenCap's LSTM marker augmenter networks, extracted with Pose2Sim's data (fetch_demo_data).
+AUGMENTER_DIR = "resources/pose2sim/MarkerAugmenter/LSTM"
+
 # The localrule that writes each of them (workflow/rules/fetch.smk), named in messages.
 FETCH_RULES: dict[str, str] = {
     "pose2sim": "fetch_demo_data",

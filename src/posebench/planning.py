@@ -452,20 +452,47 @@ class Plan:
         return "mocap" if session.scaling_model else "video"
 
     def scaling_inputs(self, keys: Any) -> dict[str, str]:
-        """What the scale job reads: the dataset's scaled model (`mocap`), or the TRC of the
-        session's scaling trial (`video`)."""
+        """What the scale job reads: the dataset's scaled model (`mocap`), or the markers
+        (`markers_trc`) of the session's scaling trial (`video`)."""
         session = self.index(keys.dataset).session(keys.subject, keys.session)
         if session.scaling_model:
             return {"mocap_model": session.scaling_model}
         return {
-            "trc": PATHS.trc.format(
+            "trc": self.markers_trc(
+                keys, session=session.scaling_session, trial=session.scaling_trial
+            )
+        }
+
+    def augmenter(self, model: str) -> str | None:
+        """The marker augmenter of the model's marker set, or None."""
+        from posebench.markersets import get_marker_set
+
+        return get_marker_set(self.marker_set(model)).augmenter
+
+    def markers_trc(self, keys: Any, **overrides: str) -> str:
+        """The markers the OpenSim steps read: the augmented TRC for a marker set with an
+        augmenter, else the triangulated one; `overrides` replace wildcards (session,
+        trial)."""
+        template = PATHS.augmented_trc if self.augmenter(keys.model) else PATHS.trc
+        return template.format(**{**_values(keys), **overrides})
+
+    def augment_inputs(self, keys: Any) -> dict[str, str]:
+        """What the augment job reads: the trial's triangulated markers, the augmenter's
+        networks (Pose2Sim's data) and, when the participant's height is unknown, the
+        triangulated markers of the scaling trial it is estimated from."""
+        inputs = {"trc": PATHS.trc.format(**_values(keys))}
+        inputs["augmenter"] = self.fetch_output("pose2sim")[0]
+        if self.participant(keys)["height_m"] is None:
+            trial = self.trial(keys)
+            session = self.index(keys.dataset).session(keys.subject, trial.scaling_session)
+            inputs["height_trc"] = PATHS.trc.format(
                 **{
                     **_values(keys),
                     "session": session.scaling_session,
                     "trial": session.scaling_trial,
                 }
             )
-        }
+        return inputs
 
     def scaled_model(self, keys: Any) -> str:
         """The model a trial's IK tracks: scaled once per subject on the scaling trial of the

@@ -53,3 +53,12 @@ COCO_WHOLEBODY_KEYPOINTS: tuple[str, ...] = (
     *(f"left_{point}" for point in _HAND_POINTS),
     *(f"right_{point}" for point in _HAND_POINTS),
 )  # fmt: skip
+
+# Halpe26's 26 keypoints, in model output order (MMPose's `halpe26` dataset meta, Pose2Sim's
+# HALPE_26 skeleton): COCO's 17, then the head top, neck, mid-hip, and three per foot.
+HALPE26_KEYPOINTS: tuple[str, ...] = (
+    *COCO_KEYPOINTS,
+    "head", "neck", "hip",
+    "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe",
+    "left_heel", "right_heel",
+)  # fmt: skip

@@ -10,6 +10,7 @@ from posebench.datasets.sheet import SHEET_FORMAT
 from posebench.video import FRAME_ROWS
 
 from posebench.paths import (
+    AUGMENTER_DIR,
     CAMERA_KEY,
     DETECTION_KEY,
     FETCH_OUTPUTS,
@@ -153,6 +154,14 @@ def get_calibration(wildcards):
 
 def get_scaling_inputs(wildcards):
     return PLAN.scaling_inputs(wildcards)
+
+
+def get_augment_inputs(wildcards):
+    return PLAN.augment_inputs(wildcards)
+
+
+def get_markers_trc(wildcards):
+    return PLAN.markers_trc(wildcards)
 
 
 def get_scaling_mode(wildcards):

@@ -23,7 +23,7 @@ rule scale:
 
 rule inverse_kinematics:
     input:
-        trc=PATHS.trc,
+        trc=get_markers_trc,
         model=get_scaled_model,
     output:
         motion=PATHS.motion,

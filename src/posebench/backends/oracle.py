@@ -105,7 +105,9 @@ class OracleBackend(PoseBackend):
         if all(c < 0 for c in columns):
             raise BackendError(
                 f"{path} projects markers {projection.keypoint_names[:5]}..., none of which "
-                f"belongs to marker set {self.marker_set!r}."
+                f"belongs to marker set {self.marker_set!r}. A dataset generated before that "
+                "marker set existed lacks them: regenerate it (snakemake --forcerun "
+                "generate_synthetic)."
             )
         selected = np.full((projection.n_frames, len(columns), 2), np.nan)
         present = [i for i, c in enumerate(columns) if c >= 0]

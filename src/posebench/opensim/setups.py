@@ -69,7 +69,7 @@ def adapt_ik_tree(marker_set: MarkerSet, tree: ET.ElementTree[ET.Element]) -> li
     with its `ik_weights`, and switch coordinate tasks off if the set says so; return the
     names of the tasks left out or switched off, sorted."""
     dropped = []
-    available = set(marker_set.marker_names)
+    available = set(marker_set.opensim_marker_names)
     for objects in tree.iter("objects"):
         if not marker_set.ik_coordinate_tasks:
             for task in objects.findall("IKCoordinateTask"):
@@ -109,7 +109,7 @@ def adapt_scaling_tree(
     and a measurement left without pairs is switched off (its bodies stay unscaled).
     Marker-placer tasks of absent markers are removed. Returns what was changed: the
     measurements `replaced` and `switched_off`, and the `dropped_pairs` (`name: a b`)."""
-    available = set(marker_set.marker_names)
+    available = set(marker_set.opensim_marker_names)
     changes: dict[str, list[str]] = {"replaced": [], "dropped_pairs": [], "switched_off": []}
     for measurement in tree.iter("Measurement"):
         name = measurement.get("name", "")

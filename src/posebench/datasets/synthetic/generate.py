@@ -18,6 +18,9 @@ from posebench.opensim.setups import geometry_dir as setup_geometry_dir
 #: Files of Pose2Sim's OpenSim set-up folder that :func:`generate_dataset` uses.
 SETUP_MODEL = "Model_Pose2Sim_simple.osim"
 SETUP_MARKERS = "Markers_LSTM.xml"
+#: Joint centres and feet (Pose2Sim's Halpe26 markers) put on the model besides, for the
+#: sparse oracle (marker sets `halpe26` and `halpe26-lstm`).
+SETUP_SPARSE_MARKERS = "Markers_Halpe26.xml"
 #: The settings a dataset may give: the fields of :class:`GeneratorSettings`, in order.
 _DATASET_SETTINGS = tuple(field.name for field in fields(GeneratorSettings))
 
@@ -28,6 +31,7 @@ def generate_subject(
     model: Path,
     marker_set: Path,
     geometry_dir: Path | None,
+    extra_marker_sets: Sequence[Path] = (),
     subject: str = "subject2",
     mass_kg: float = 70.0,
     height_m: float = 1.75,
@@ -49,6 +53,8 @@ def generate_subject(
             ``Model_Pose2Sim_simple.osim``).
         marker_set: marker set (.xml) put on the model (e.g. ``Markers_LSTM.xml``); it must
             have the OpenCap ``_study`` foot markers.
+        extra_marker_sets: more marker sets (.xml) whose markers are added (e.g.
+            ``Markers_Halpe26.xml``); a marker already on the model must be the same.
         geometry_dir: the model's mesh folder, added to OpenSim's geometry search path; None
             to leave the search path alone.
         subject: subject folder name and ``subjectID``.
@@ -90,7 +96,8 @@ def generate_subject(
         placement=placement,
         placement_convention=placement_convention,
     )
-    generating = load_model(Path(model), Path(marker_set), geometry_dir)
+    extra = [Path(path) for path in extra_marker_sets]
+    generating = load_model(Path(model), Path(marker_set), geometry_dir, extra)
     # Compute and check every trial before writing anything.
     data = compute_subject(
         settings, generating.body, generating.marker_positions, generating.marker_names
@@ -100,6 +107,7 @@ def generate_subject(
         data,
         model_file=Path(model),
         marker_set_file=Path(marker_set),
+        extra_marker_set_files=extra,
         write_model=generating.write,
     )
 
@@ -129,6 +137,7 @@ def generate_dataset(
         output.parent,
         model=setup_dir / SETUP_MODEL,
         marker_set=setup_dir / SETUP_MARKERS,
+        extra_marker_sets=[setup_dir / SETUP_SPARSE_MARKERS],
         geometry_dir=setup_geometry_dir(setup_dir),
         **settings,
     )

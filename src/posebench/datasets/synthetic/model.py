@@ -3,7 +3,7 @@ measuring its standing geometry and computing its markers in ground."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,15 @@ class GeneratingModel:
         self.model.printToXML(str(path))
 
 
-def load_model(model_path: Path, marker_set: Path, geometry_dir: Path | None) -> GeneratingModel:
-    """Load ``model_path`` (.osim) with the markers of ``marker_set`` (.xml).
+def load_model(
+    model_path: Path,
+    marker_set: Path,
+    geometry_dir: Path | None,
+    extra_marker_sets: Sequence[Path] = (),
+) -> GeneratingModel:
+    """Load ``model_path`` (.osim) with the markers of ``marker_set`` (.xml), then those of
+    ``extra_marker_sets`` it does not have yet (a marker of the same name must be the same
+    marker: same body and location).
 
     Args:
         model_path: a gait model (Pose2Sim/OpenCap style: pelvis translations, knee angles).
@@ -79,8 +86,12 @@ def load_model(model_path: Path, marker_set: Path, geometry_dir: Path | None) ->
     add_geometry_dir(geometry_dir)
     for label, path in (("model", model_path), ("marker set", marker_set)):
         require_file(label, path)
+    for path in extra_marker_sets:
+        require_file("marker set", path)
     model = osim.Model(str(model_path))
     model.updateMarkerSet(osim.MarkerSet(str(marker_set)))
+    for path in extra_marker_sets:
+        _add_markers(model, Path(path))
     model.finalizeConnections()
     state = model.initSystem()
     coordinate_set = model.getCoordinateSet()
@@ -108,6 +119,27 @@ def load_model(model_path: Path, marker_set: Path, geometry_dir: Path | None) ->
     _set_coordinates(model, state, coordinates, (defaults[name] for name in names))
     body = _standing_body(model, state, markers, marker_names, names, rotational, defaults, ranges)
     return GeneratingModel(model, state, coordinates, markers, marker_names, body)
+
+
+def _add_markers(model: Any, path: Path) -> None:
+    """Add the markers of the marker set file ``path`` that ``model`` lacks; ValueError for
+    a marker the model has with another body or location."""
+    extra = osim.MarkerSet(str(path))
+    existing = model.getMarkerSet()
+    for i in range(extra.getSize()):
+        marker = extra.get(i)
+        name = marker.getName()
+        if not existing.contains(name):
+            model.addMarker(marker.clone())
+            continue
+        have = existing.get(name)
+        same_body = have.getParentFrameName() == marker.getParentFrameName()
+        offset = np.abs(have.get_location().to_numpy() - marker.get_location().to_numpy())
+        if not same_body or offset.max() > 1e-9:
+            raise ValueError(
+                f"{path}: marker {name!r} differs from the model's marker of that name "
+                f"({marker.getParentFrameName()} vs {have.getParentFrameName()})"
+            )
 
 
 def _set_coordinates(

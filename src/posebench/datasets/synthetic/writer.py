@@ -4,7 +4,7 @@ keypoints, calibration pickles, ground-truth .mot, mocap .trc, model and session
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,7 @@ def write_subject(
     model_file: Path,
     marker_set_file: Path,
     write_model: Callable[[Path], None],
+    extra_marker_set_files: Sequence[Path] = (),
 ) -> SyntheticSubject:
     """Write ``data`` under ``root/<subject>``.
 
@@ -145,6 +146,7 @@ def write_subject(
         data: the computed subject.
         model_file, marker_set_file: the generating model and marker set, named and hashed
             in the metadata.
+        extra_marker_set_files: marker sets whose markers were added, named and hashed too.
         write_model: writes the generating model (.osim) to the path it is given.
     """
     subject = describe_subject(Path(root) / data.settings.subject, data)
@@ -153,7 +155,13 @@ def write_subject(
     write_calibrations(subject, data.cameras)
     subject.model().parent.mkdir(parents=True, exist_ok=True)
     write_model(subject.model())
-    write_metadata(subject, data, model_file=model_file, marker_set_file=marker_set_file)
+    write_metadata(
+        subject,
+        data,
+        model_file=model_file,
+        marker_set_file=marker_set_file,
+        extra_marker_set_files=extra_marker_set_files,
+    )
     return subject
 
 
@@ -257,12 +265,17 @@ def write_calibrations(subject: SyntheticSubject, cameras: tuple[Camera, ...]) -
 
 
 def write_metadata(
-    subject: SyntheticSubject, data: SyntheticData, *, model_file: Path, marker_set_file: Path
+    subject: SyntheticSubject,
+    data: SyntheticData,
+    *,
+    model_file: Path,
+    marker_set_file: Path,
+    extra_marker_set_files: Sequence[Path] = (),
 ) -> None:
     """``sessionMetadata.yaml``: OpenCap's keys, then the generator's settings and inputs."""
     settings = data.settings
     activities = settings.activities
-    metadata = {
+    metadata: dict[str, Any] = {
         "subjectID": settings.subject,
         "mass_kg": float(settings.mass_kg),
         "height_m": float(settings.height_m),
@@ -286,4 +299,8 @@ def write_metadata(
             "marker_set_sha256": sha256_of(marker_set_file),
         },
     }
+    if extra_marker_set_files:
+        metadata["generator"]["extra_marker_sets"] = {
+            Path(path).name: sha256_of(path) for path in extra_marker_set_files
+        }
     write_text(subject.metadata(), yaml.safe_dump(metadata, sort_keys=False))
