@@ -22,7 +22,7 @@ foot index stands in for the small toe).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -256,34 +256,38 @@ def augmented(
     weights as opencap-core's Setup_IK.xml), or with `opencap_core` on OpenCap's
     LaiUhlrich2022 with opencap-core's set-ups. `midpoints` and `copies` supply inputs the
     keypoints lack. MarkerSetError naming the missing inputs when `base` cannot feed it."""
-    files = (
-        {
-            "opensim_model": "LaiUhlrich2022.osim",
-            "opensim_markers": "LaiUhlrich2022_markers_augmenter.xml",
-            "scaling_setup": "Setup_scaling_LaiUhlrich2022.xml",
-            "ik_setup": "Setup_IK.xml",
-            "setup_source": "opencap-core",
-        }
-        if opencap_core
-        else {
-            "opensim_model": "Model_Pose2Sim_simple.osim",
-            "opensim_markers": "Markers_LSTM.xml",
-            "scaling_setup": "Scaling_Setup_Pose2Sim_LSTM.xml",
-            "ik_setup": "IK_Setup_Pose2Sim_withoutHands_LSTM.xml",
-            "coordinate_aliases": POSE2SIM_COORDINATE_ALIASES,
-            # As for `anatomical`: ASIS, PSIS, C7 and the shoulders determine the lumbar
-            # joint, and the set-up's L5_S1 prior would bias it.
-            "ik_coordinate_tasks": False,
-        }
-    )
-    return MarkerSet(
+    # The base's keypoints and their markers; everything on the OpenSim side is set here.
+    common = replace(
+        base,
         name=name,
-        keypoints=base.keypoints,
-        markers=base.markers,
         midpoints={**base.midpoints, **(midpoints or {})},
         copies={**base.copies, **(copies or {})},
         augmenter=augmenter,
-        **files,  # type: ignore[arg-type]
+        ik_weights={},
+        scaling_pairs={},
+    )
+    if opencap_core:
+        return replace(
+            common,
+            opensim_model="LaiUhlrich2022.osim",
+            opensim_markers="LaiUhlrich2022_markers_augmenter.xml",
+            scaling_setup="Setup_scaling_LaiUhlrich2022.xml",
+            ik_setup="Setup_IK.xml",
+            coordinate_aliases={},
+            ik_coordinate_tasks=True,
+            setup_source="opencap-core",
+        )
+    return replace(
+        common,
+        opensim_model="Model_Pose2Sim_simple.osim",
+        opensim_markers="Markers_LSTM.xml",
+        scaling_setup="Scaling_Setup_Pose2Sim_LSTM.xml",
+        ik_setup="IK_Setup_Pose2Sim_withoutHands_LSTM.xml",
+        coordinate_aliases=POSE2SIM_COORDINATE_ALIASES,
+        # As for `anatomical`: ASIS, PSIS, C7 and the shoulders determine the lumbar joint,
+        # and the set-up's L5_S1 prior would bias it.
+        ik_coordinate_tasks=False,
+        setup_source="pose2sim",
     )
 
 
@@ -374,24 +378,20 @@ MARKER_SETS: dict[str, MarkerSet] = {
 # of its shoulders). BlazePose has no small toe: its foot index stands in for it, which on
 # the synthetic model moves the augmented toe and 5th-metatarsal markers by about 20 mm more
 # (mean marker error 39.3 -> 40.1 mm). COCO-17 has no feet and cannot feed the augmenter.
-for _base, _extra in (
-    ("halpe26", {}),
-    ("coco_wholebody", {"midpoints": {"Neck": ("left_shoulder", "right_shoulder")}}),
-    (
-        "blazepose",
-        {
-            "midpoints": {"Neck": ("left_shoulder", "right_shoulder")},
-            "copies": {"RSmallToe": "right_foot_index", "LSmallToe": "left_foot_index"},
-        },
-    ),
+_NECK = {"Neck": ("left_shoulder", "right_shoulder")}
+_FOOT_INDEX_AS_SMALL_TOE = {"RSmallToe": "right_foot_index", "LSmallToe": "left_foot_index"}
+for _base, _midpoints, _copies in (
+    ("halpe26", {}, {}),
+    ("coco_wholebody", _NECK, {}),
+    ("blazepose", _NECK, _FOOT_INDEX_AS_SMALL_TOE),
 ):
     for _suffix, _opencap_core in (("-lstm", False), ("-lstm-lai2022", True)):
-        _name = _base + _suffix
-        MARKER_SETS[_name] = augmented(
+        MARKER_SETS[_base + _suffix] = augmented(
             MARKER_SETS[_base],
-            _name,
+            _base + _suffix,
+            midpoints=_midpoints,
+            copies=_copies,
             opencap_core=_opencap_core,
-            **_extra,  # type: ignore[arg-type]
         )
 
 
