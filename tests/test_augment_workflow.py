@@ -14,7 +14,7 @@ import pytest
 from posebench.augmenter import input_markers, output_markers
 from posebench.io.mot import read_mot
 from posebench.io.trc import read_trc
-from posebench.paths import PATHS
+from posebench.paths import PATHS, SETUP_KEY, log_path
 from snakemake_runner import run_snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.network, pytest.mark.mediapipe]
@@ -89,12 +89,7 @@ def test_height_is_estimated_and_recorded(augmented_run: Path) -> None:
     assert set(estimate["segment_lengths_m"]) == {"shank", "thigh", "trunk"}
     assert report["mass_kg"] == 70.0
     assert report["frames_augmented"] > 0.9 * report["frames"]
-    log = (
-        augmented_run
-        / "logs"
-        / "augment"
-        / "{dataset}/{subject}/{session}/{trial}/{model}/{setup}.log".format(**UNIT)
-    ).read_text()
+    log = (augmented_run / log_path("augment", SETUP_KEY).format(**UNIT)).read_text()
     assert "height is not in the dataset's metadata: estimated" in log
     assert "frames augmented" in log
 
