@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from posebench.augmenter import (
-    AUGMENTER_SUBDIR,
     AugmenterError,
     MarkerAugmenter,
     input_markers,
@@ -19,6 +18,7 @@ from posebench.augmenter import (
 )
 from posebench.height import HeightError, estimate_height
 from posebench.markersets import MARKER_SETS, MarkerSetError, augmented, get_marker_set
+from posebench.paths import AUGMENTER_SUBDIR
 
 # A standing person, y up, facing +x, metres: mid-hip 0.9 m above the floor.
 STANDING = {

@@ -168,7 +168,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
     "posebench.paths": (),
     "posebench.io": ("posebench.io", "posebench.paths"),
     "posebench.reports": ("posebench.reports", "posebench.io", "posebench.paths"),
-    "posebench.augmenter": (),
+    "posebench.augmenter": ("posebench.paths", "posebench.timeseries"),
     "posebench.markersets": ("posebench.skeletons", "posebench.augmenter"),
 }
 

@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from posebench.paths import FETCH_OUTPUTS, FETCH_RULES
+from posebench.timeseries import true_runs
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -84,8 +87,8 @@ AUGMENTERS: dict[str, tuple[AugmenterPart, ...]] = {"lstm-v0.3": (_LOWER, _UPPER
 REFERENCE_MARKERS = ("RHip", "LHip")
 #: Files of each network's folder.
 PART_FILES = ("model.onnx", "mean.npy", "std.npy")
-#: Where `fetch_demo_data` puts the networks, relative to the Pose2Sim data folder.
-AUGMENTER_SUBDIR = Path("MarkerAugmenter") / "LSTM"
+#: The command that fetches the networks again (with Pose2Sim's data).
+_REFETCH = f"snakemake --cores 1 --forcerun {FETCH_RULES['pose2sim']} {FETCH_OUTPUTS['pose2sim']}"
 
 
 def get_parts(name: str) -> tuple[AugmenterPart, ...]:
@@ -147,8 +150,7 @@ class MarkerAugmenter:
             if not (directory / file).is_file():
                 raise AugmenterError(
                     f"Marker augmenter {self.name!r}: {directory / file} not found. It comes "
-                    "with Pose2Sim's data: run `snakemake --cores 1 --forcerun "
-                    "fetch_demo_data resources/pose2sim/MANIFEST.json`."
+                    f"with Pose2Sim's data: run `{_REFETCH}`."
                 )
         try:
             session = ort.InferenceSession(
@@ -157,8 +159,7 @@ class MarkerAugmenter:
         except Exception as error:  # onnxruntime raises its own exception types
             raise AugmenterError(
                 f"Marker augmenter {self.name!r}: cannot load {directory / 'model.onnx'} "
-                f"({error}); fetch it again with `snakemake --cores 1 --forcerun "
-                "fetch_demo_data resources/pose2sim/MANIFEST.json`."
+                f"({error}); fetch it again with `{_REFETCH}`."
             ) from error
         n_in = 3 * len(part.inputs) + 2
         n_out = 3 * len(part.outputs)
@@ -207,7 +208,7 @@ class MarkerAugmenter:
         reference = positions[:, [column[m] for m in REFERENCE_MARKERS]].mean(axis=1)
         names = output_markers(self.name)
         out = np.full((positions.shape[0], len(names), 3), np.nan)
-        segments = _runs(valid)
+        segments = true_runs(valid)
         started = time.perf_counter()
         for start, stop in segments:
             offset = 0
@@ -282,10 +283,3 @@ def _check_participant(height_m: float, mass_kg: float) -> None:
             f"Participant mass {mass_kg} kg is not plausible (10-300 kg); the augmenter "
             "uses it as an input."
         )
-
-
-def _runs(valid: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """[start, stop) index pairs of the runs of True in `valid`."""
-    padded = np.concatenate([[False], valid, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]

@@ -111,8 +111,10 @@ FETCH_OUTPUTS: dict[str, str] = {
     "pose2sim": "resources/pose2sim/MANIFEST.json",
     "opencap-core": "resources/opencap-core/MANIFEST.json",
 }
-# OpenCap's LSTM marker augmenter networks, extracted with Pose2Sim's data (fetch_demo_data).
-AUGMENTER_DIR = "resources/pose2sim/MarkerAugmenter/LSTM"
+# OpenCap's LSTM marker augmenter networks, extracted with Pose2Sim's data (fetch_demo_data):
+# their folder inside Pose2Sim's data, and in the project.
+AUGMENTER_SUBDIR = "MarkerAugmenter/LSTM"
+AUGMENTER_DIR = f"{FETCH_OUTPUTS['pose2sim'].rsplit('/', 1)[0]}/{AUGMENTER_SUBDIR}"
 
 # The localrule that writes each of them (workflow/rules/fetch.smk), named in messages.
 FETCH_RULES: dict[str, str] = {

@@ -250,6 +250,11 @@ def _stillest_start(
     return best_start
 
 
+def true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True values in a 1-D boolean array, in order."""
+    return [(start, stop) for start, stop, _ in _finite_segments(np.asarray(mask)[:, None])]
+
+
 def _longest_run(mask: npt.NDArray[np.bool_]) -> int:
     """Length of the longest run of True values in a 1-D boolean array."""
-    return max((stop - start for start, stop, _ in _finite_segments(mask[:, None])), default=0)
+    return max((stop - start for start, stop in true_runs(mask)), default=0)
