@@ -18,7 +18,7 @@ import numpy as np
 from posebench.augmenter import MarkerAugmenter, input_markers
 from posebench.height import estimate_height
 from posebench.io.atomic import write_json
-from posebench.io.trc import read_trc, write_trc
+from posebench.io.trc import TrcData, read_trc, write_trc
 from posebench.logs import TERMINAL
 from posebench.markersets import MarkerSetError, get_marker_set
 from posebench.opensim.setups import portable
@@ -47,7 +47,7 @@ def run(
             "for marker sets that name one (e.g. halpe26-lstm)."
         )
     data = read_trc(trc)
-    height, source, estimate = _height(height_m, height_trc)
+    height, source, estimate = _height(height_m, height_trc, trc, data)
     augmenter = MarkerAugmenter(markers.augmenter, Path(augmenter_dir), threads=threads)
     result = augmenter.augment(
         data.marker_names, data.positions_m, height_m=height, mass_kg=mass_kg
@@ -91,9 +91,11 @@ def run(
 
 
 def _height(
-    height_m: float | None, height_trc: Path | None
+    height_m: float | None, height_trc: Path | None, trc: Path, trc_data: TrcData
 ) -> tuple[float, str, dict[str, object] | None]:
-    """The height to use, its source, and the estimate's details when estimated."""
+    """The height to use, its source, and the estimate's details when estimated. The
+    scaling trial's markers are read unless they are the trial's own (`trc`, read as
+    `trc_data`)."""
     if height_m is not None and np.isfinite(height_m):
         return float(height_m), "metadata", None
     if height_trc is None:
@@ -101,7 +103,8 @@ def _height(
             "The participant's height is unknown and no scaling-trial markers were given to "
             "estimate it from; give the height in the dataset's metadata (height_m)."
         )
-    data = read_trc(height_trc)
+    same = Path(height_trc).resolve() == Path(trc).resolve()
+    data = trc_data if same else read_trc(height_trc)
     estimate = estimate_height(data.marker_names, data.positions_m, str(height_trc))
     log.warning(
         "The participant's height is not in the dataset's metadata: estimated %.3f m from "
