@@ -463,3 +463,188 @@ def test_shift_camera_frames_undoes_an_offset(cameras: list[Camera], delay: int)
     np.testing.assert_allclose(shifted[kept], truth[0][kept], atol=1e-9)
     assert np.isnan(shifted[~kept]).all() and (shifted_scores[~kept] == 0).all()
     assert (shifted_scores[kept] == 0.9).all()
+
+
+# --- The closed-form solver and the incremental robust and swap paths, against the plain
+# formulations they replace (batched SVD; every point solved again in every round).
+
+
+def svd_dlt(points_norm: FloatArray, weights: FloatArray, projections: FloatArray) -> FloatArray:
+    """(N, 3) points: the smallest right singular vector of each weighted DLT system."""
+    rows = points_norm[..., None] * projections[:, None, None, 2, :] - projections[:, None, :2, :]
+    rows /= np.linalg.norm(rows, axis=-1, keepdims=True)
+    rows *= weights[..., None, None]
+    system = rows.transpose(1, 0, 2, 3).reshape(points_norm.shape[1], -1, 4)
+    homogeneous = np.linalg.svd(system)[2][:, -1, :]
+    return homogeneous[:, :3] / homogeneous[:, 3:]
+
+
+def two_cameras(baseline_m: float, distance_m: float = 4.0) -> FloatArray:
+    """(2, 3, 4) extrinsics of two cameras `baseline_m` apart, both looking along +z at a
+    point `distance_m` ahead (nearly parallel views for a short baseline)."""
+    extrinsics = []
+    for side in (-0.5, 0.5):
+        angle = np.arctan2(side * baseline_m, distance_m)
+        cos, sin = np.cos(angle), np.sin(angle)
+        rotation = np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]])
+        extrinsics.append(np.hstack([rotation, -rotation @ [[side * baseline_m], [0], [0]]]))
+    return np.array(extrinsics)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "noise", "tolerance_m"),
+    [
+        ("ring", 2e-3, 1e-10),  # four cameras, ~3 px of noise
+        ("ring", 0.0, 1e-12),
+        ("wide pair", 5e-3, 1e-9),  # two cameras 2 m apart, ~7 px
+        ("narrow pair", 1e-3, 1e-6),  # 10 cm apart at 4 m: 1.4 degrees between the views
+        ("grazing pair", 1e-3, 1e-5),  # 2 cm apart at 4 m
+    ],
+)
+def test_closed_form_dlt_matches_the_svd_solution(
+    geometry: str, noise: float, tolerance_m: float
+) -> None:
+    rng = np.random.default_rng(11)
+    projections = {
+        "ring": extrinsics(ring_cameras()),
+        "wide pair": two_cameras(2.0),
+        "narrow pair": two_cameras(0.1),
+        "grazing pair": two_cameras(0.02),
+    }[geometry]
+    truth = rng.normal(0.0, 0.4, size=(5000, 3)) + ([0, 0, 1] if geometry == "ring" else [0, 0, 4])
+    cam = np.einsum("cij,nj->cni", projections[:, :, :3], truth) + projections[:, None, :, 3]
+    views = cam[..., :2] / cam[..., 2:] + rng.normal(0.0, noise, size=cam[..., :2].shape)
+    weights = rng.uniform(0.3, 1.0, size=views.shape[:2])
+    result, _ = triangulate_dlt(views, weights, projections)
+    reference = svd_dlt(views, weights, projections)
+    assert np.abs(result - reference).max() < tolerance_m
+    # The tolerance is far below what the noise costs.
+    assert noise == 0 or np.median(np.linalg.norm(reference - truth, axis=1)) > 1e3 * tolerance_m
+
+
+def test_closed_form_falls_back_to_lapack_when_it_does_not_converge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Views so noisy that the two smallest eigenvalues are close: the adjugate iteration
+    has not converged, and those points are solved by numpy.linalg.eigh."""
+    rng = np.random.default_rng(12)
+    projections = two_cameras(2.0)
+    truth = rng.normal(0.0, 0.4, size=(2000, 3)) + [0, 0, 4]
+    cam = np.einsum("cij,nj->cni", projections[:, :, :3], truth) + projections[:, None, :, 3]
+    views = cam[..., :2] / cam[..., 2:] + rng.normal(0.0, 0.2, size=cam[..., :2].shape)
+    weights = np.ones(views.shape[:2])
+    solved: list[int] = []
+    eigh = np.linalg.eigh
+
+    def counting_eigh(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
+        solved.append(len(matrices))
+        return eigh(matrices)
+
+    monkeypatch.setattr(np.linalg, "eigh", counting_eigh)
+    result, _ = triangulate_dlt(views, weights, projections)
+    assert 0 < sum(solved) < len(truth)
+    np.testing.assert_allclose(result, svd_dlt(views, weights, projections), atol=1e-6)
+
+
+def noisy_views(
+    n_cameras: int, seed: int
+) -> tuple[list[Camera], FloatArray, FloatArray, FloatArray]:
+    """Ring cameras, (F=40, K=12) points, their keypoints with 1 px noise, 10% gross
+    outliers (50-400 px), 5% missing views and random scores."""
+    rng = np.random.default_rng(seed)
+    cameras = ring_cameras(n_cameras)
+    points = rng.uniform(-0.8, 0.8, size=(40, 12, 3)) + [0.0, 0.0, 1.0]
+    keypoints = np.stack([camera.project(points) for camera in cameras])
+    keypoints += rng.normal(0.0, 1.0, size=keypoints.shape)
+    outlier = rng.random(keypoints.shape[:3]) < 0.1
+    offsets = rng.uniform(50.0, 400.0, size=keypoints.shape) * rng.choice([-1, 1], keypoints.shape)
+    keypoints[outlier] += offsets[outlier]
+    keypoints[rng.random(keypoints.shape[:3]) < 0.05] = np.nan
+    scores = rng.uniform(0.2, 1.0, size=keypoints.shape[:3])
+    return cameras, points, keypoints, scores
+
+
+@pytest.mark.parametrize(("n_cameras", "min_views"), [(4, 2), (6, 2), (6, 3)])
+def test_robust_triangulation_matches_solving_every_point_each_round(
+    n_cameras: int, min_views: int
+) -> None:
+    cameras, _, keypoints, scores = noisy_views(n_cameras, seed=n_cameras + min_views)
+    normalised = np.stack([c.undistort_points(keypoints[i]) for i, c in enumerate(cameras)])
+    normalised = normalised.reshape(n_cameras, -1, 2)
+    weights = np.where(scores >= 0.5, scores, 0.0).reshape(n_cameras, -1)
+    weights[~np.isfinite(normalised).all(axis=-1)] = 0.0
+    flat = keypoints.reshape(n_cameras, -1, 2)
+    for _ in range(n_cameras):  # the plain formulation: every point, every round
+        expected, views = triangulate_dlt(normalised, weights, extrinsics(cameras), min_views)
+        projected = np.stack([camera.project(expected) for camera in cameras])
+        errors = np.where(weights > 0, np.linalg.norm(projected - flat, axis=-1), -np.inf)
+        worst = np.argmax(errors, axis=0)
+        worst_error = errors[worst, np.arange(worst.size)]
+        drop = np.isfinite(worst_error) & (worst_error > 10.0) & (views > min_views)
+        weights[worst[drop], np.flatnonzero(drop)] = 0.0
+    robust, n_views, used = triangulate_robust(
+        cameras, keypoints, scores, 0.5, min_views=min_views, max_error_px=10.0
+    )
+    assert np.isfinite(robust).any() and (n_views < (scores >= 0.5).sum(axis=0)).any()
+    np.testing.assert_allclose(robust.reshape(-1, 3), expected, atol=1e-9)
+    np.testing.assert_array_equal(n_views.reshape(-1), views)
+    np.testing.assert_array_equal(used.reshape(n_cameras, -1), (weights > 0) & (views >= min_views))
+
+
+@pytest.mark.parametrize("n_cameras", [3, 4, 6])
+def test_swap_correction_matches_triangulating_without_each_camera(n_cameras: int) -> None:
+    """Swaps in several cameras, noise, missing views: the same views are exchanged as by
+    the plain formulation (each camera left out of a full triangulation, every frame, every
+    round)."""
+    rng = np.random.default_rng(20 + n_cameras)
+    names = list(BLAZEPOSE_KEYPOINTS)
+    permutation = mirror_permutation(names)
+    cameras = ring_cameras(n_cameras)
+    keypoints = np.stack([camera.project(blazepose_skeleton(yaw_rad=0.4)) for camera in cameras])
+    keypoints += rng.normal(0.0, 2.0, size=keypoints.shape)
+    keypoints[rng.random(keypoints.shape[:3]) < 0.05] = np.nan
+    scores = rng.uniform(0.3, 1.0, size=keypoints.shape[:3])
+    swap = rng.random(keypoints.shape[:2]) < 0.15
+    keypoints[swap] = keypoints[swap][:, permutation]
+    scores[swap] = scores[swap][:, permutation]
+
+    expected_keypoints, expected_scores = keypoints.copy(), scores.copy()
+    expected = np.zeros(swap.shape, dtype=bool)
+    normalised = np.stack([c.undistort_points(keypoints[i]) for i, c in enumerate(cameras)])
+    paired = permutation != np.arange(len(names))
+    for _ in range(n_cameras):
+        ratio = np.full(swap.shape, np.nan)
+        normalised = np.stack(
+            [c.undistort_points(expected_keypoints[i]) for i, c in enumerate(cameras)]
+        )
+        for c, camera in enumerate(cameras):
+            weights = np.where(expected_scores >= 0.5, expected_scores, 0.0)
+            weights[c] = 0.0
+            points, _ = triangulate_dlt(
+                normalised.reshape(n_cameras, -1, 2), weights.reshape(n_cameras, -1),
+                extrinsics(cameras),
+            )  # fmt: skip
+            projected = camera.project(points.reshape(*scores.shape[1:], 3))[:, paired]
+            error = np.linalg.norm(projected - expected_keypoints[c][:, paired], axis=-1)
+            mirrored = np.linalg.norm(
+                projected - expected_keypoints[c][:, permutation][:, paired], axis=-1
+            )
+            valid = np.isfinite(error) & np.isfinite(mirrored)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio[c] = np.where(valid, mirrored, 0).sum(1) / np.where(valid, error, 0).sum(1)
+            ratio[c, ~valid.any(axis=1)] = np.nan
+        ratio[expected | ~np.isfinite(ratio)] = np.inf
+        best = np.argmin(ratio, axis=0)
+        fix = ratio[best, np.arange(swap.shape[1])] < 0.5
+        if not fix.any():
+            break
+        cams, frames = best[fix], np.flatnonzero(fix)
+        expected_keypoints[cams, frames] = expected_keypoints[cams, frames][:, permutation]
+        expected_scores[cams, frames] = expected_scores[cams, frames][:, permutation]
+        expected[cams, frames] = True
+
+    fixed, fixed_scores, swapped = correct_left_right_swaps(cameras, keypoints, scores, names, 0.5)
+    assert swapped.sum() >= 0.5 * swap.sum()
+    np.testing.assert_array_equal(swapped, expected)
+    np.testing.assert_array_equal(fixed, expected_keypoints)
+    np.testing.assert_array_equal(fixed_scores, expected_scores)
