@@ -11,7 +11,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from posebench.video import (
     batched,
     check_decoded_frames,
     prefetch,
+    prefetch_batches,
 )
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 12
@@ -328,6 +330,110 @@ def test_prefetch_is_bounded_and_closes_its_source_when_stopped() -> None:
     assert len(produced) <= 4  # the consumed item, `depth` queued, one waiting to be queued
     items.close()
     assert closed.wait(5)
+    assert len(produced) < 1000
+
+
+class Counted:
+    """An item that counts the instances alive (created, not yet freed) and their peak."""
+
+    lock = threading.Lock()
+    alive = 0
+    peak = 0
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        with Counted.lock:
+            Counted.alive += 1
+            Counted.peak = max(Counted.peak, Counted.alive)
+
+    def __del__(self) -> None:
+        with Counted.lock:
+            Counted.alive -= 1
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.alive = cls.peak = 0
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize(("batch_size", "ahead"), [(1, 1), (1, 2), (4, 4), (3, 5)])
+def test_prefetch_batches_bounds_the_items_alive(batch_size: int, ahead: int) -> None:
+    """A slow consumer: the producer runs ahead until `ahead` items are queued and it holds
+    one more; never more than that beyond the batch in use."""
+    Counted.reset()
+    bound = batch_size + ahead + 1
+    # A generator that keeps no reference to an item once yielded (as iter_frame_slots).
+    source = (Counted(i) for i in range(40))
+    indices: list[int] = []
+    for batch in prefetch_batches(source, batch_size, ahead):
+        assert len(batch) == min(batch_size, 40 - len(indices))
+        indices.extend(item.index for item in batch)
+        if len(indices) <= 3 * batch_size:  # let the producer fill the queue, then check
+            assert wait_for(lambda: Counted.alive == bound)
+            time.sleep(0.05)
+            assert Counted.alive == bound
+        del batch  # as estimate_keypoints: the batch is not kept while the next one fills
+    assert indices == list(range(40))
+    assert Counted.peak == bound
+    assert wait_for(lambda: Counted.alive == 0)
+
+
+def test_prefetch_batches_keeps_order_and_raises_producer_errors() -> None:
+    assert list(prefetch_batches(range(7), 3, ahead=2)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(prefetch_batches(range(3), 5, ahead=1)) == [[0, 1, 2]]
+    assert list(prefetch_batches([], 2, ahead=2)) == []
+
+    def failing() -> Iterator[int]:
+        yield from range(5)
+        raise RuntimeError("decoder broke")
+
+    batches = prefetch_batches(failing(), 2, ahead=2)
+    assert next(batches) == [0, 1]
+    assert next(batches) == [2, 3]
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        next(batches)  # the partial batch [4] is lost, as with batched(prefetch(...))
+    with pytest.raises(ValueError, match="batch size must be >= 1"):
+        list(prefetch_batches(range(3), 0, ahead=2))
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        list(prefetch_batches(range(3), 2, ahead=0))
+
+
+def test_prefetch_batches_closes_its_source_when_stopped_or_on_an_error() -> None:
+    def source(produced: list[int], closed: threading.Event) -> Iterator[int]:
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    produced: list[int] = []
+    closed = threading.Event()
+    batches = prefetch_batches(source(produced, closed), 4, ahead=3)
+    assert next(batches) == [0, 1, 2, 3]
+    time.sleep(0.2)
+    assert len(produced) <= 4 + 3 + 1
+    batches.close()
+    assert closed.wait(5)
+    assert len(produced) < 1000
+
+    produced, closed = [], threading.Event()
+    with (
+        pytest.raises(RuntimeError, match="model broke"),
+        closing(prefetch_batches(source(produced, closed), 2, ahead=2)) as failing,
+    ):
+        for batch in failing:
+            if batch[0] == 4:
+                raise RuntimeError("model broke")
+    assert closed.is_set()  # at once, not when the generator is garbage-collected
     assert len(produced) < 1000
 
 

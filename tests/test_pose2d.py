@@ -4,9 +4,11 @@ and the errors of the stage."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,8 +19,16 @@ from posebench.backends.base import BackendError, FrameBatch, PoseBackend
 from posebench.backends.registry import create_backend
 from posebench.io.keypoints import load_keypoints
 from posebench.markersets import MarkerSetError, get_marker_set
-from posebench.pose_estimation import FrameKeypoints, estimate_keypoints, keypoints_on_slots
+from posebench.pose_estimation import (
+    MIN_FRAMES_AHEAD,
+    FrameKeypoints,
+    estimate_keypoints,
+    frames_ahead,
+    frames_per_call,
+    keypoints_on_slots,
+)
 from posebench.progress import FrameProgress
+from posebench.skeletons import BLAZEPOSE_KEYPOINTS
 from posebench.stages import pose2d
 from posebench.video import SlotStats, VideoError, VideoInfo, check_decoded_frames
 
@@ -112,6 +122,90 @@ def test_keypoints_on_slots_fill_missing_slots() -> None:
     assert result.metadata["slots"]["missing_slot_indices"] == [2, 4]
 
 
+class FakeBlazePose(FakeBackend):
+    """FakeBackend with BlazePose's keypoints (the stage checks them against the marker set),
+    taking at most `limit` frames at once."""
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self.keypoint_names = BLAZEPOSE_KEYPOINTS
+        self.max_frames_per_call = limit
+
+
+@pytest.mark.parametrize(
+    ("limit", "batch_size", "calls"),
+    [
+        (None, 4, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]),
+        (1, 4, [[slot] for slot in range(10)]),
+        (3, 4, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]),
+        (8, 2, [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]),
+    ],
+)
+def test_pose2d_passes_at_most_the_models_frames_per_call(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limit: int | None,
+    batch_size: int,
+    calls: list[list[int]],
+) -> None:
+    video = tmp_path / "v.mp4"
+    write_video(video, [grey(10 + 20 * i) for i in range(10)])
+    model = FakeBlazePose(limit)
+    monkeypatch.setattr(pose2d, "create_backend", lambda *args: model)
+    result = pose2d.run(
+        video, tmp_path / "v.npz", options={}, batch_size=batch_size,
+        **{**MODEL, "backend": "fake"},
+    )  # fmt: skip
+    assert model.calls == calls
+    assert result.n_frames == 10
+    np.testing.assert_array_equal(result.keypoints_px[:, 0, 0], np.arange(10))
+
+
+def test_frames_per_call_and_ahead() -> None:
+    assert frames_per_call(16, FakeBlazePose(None)) == 16
+    assert frames_per_call(16, FakeBlazePose(1)) == 1
+    assert frames_per_call(2, FakeBlazePose(8)) == 2
+    assert frames_ahead(1) == MIN_FRAMES_AHEAD and frames_ahead(16) == 16
+    with pytest.raises(BackendError, match="batch_size 0 and max_frames_per_call None"):
+        frames_per_call(0, FakeBlazePose(None))
+    with pytest.raises(BackendError, match="max_frames_per_call 0 must be >= 1"):
+        frames_per_call(4, FakeBlazePose(0))
+
+
+def test_pose2d_releases_the_video_when_the_model_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = tmp_path / "v.mp4"
+    write_video(video, [grey(10 + 5 * i) for i in range(30)])
+    closed = threading.Event()
+    decoded: list[int] = []
+    real_iter_frame_slots = pose2d.iter_frame_slots
+
+    def frame_slots(*args: Any, **kwargs: Any) -> Iterator[tuple[int, np.ndarray]]:
+        try:
+            for item in real_iter_frame_slots(*args, **kwargs):
+                decoded.append(item[0])
+                yield item
+        finally:
+            closed.set()
+
+    class Failing(FakeBlazePose):
+        def predict(
+            self, frames: FrameBatch, slots: Sequence[int]
+        ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+            if slots[0] >= 4:
+                raise BackendError("model broke")
+            return super().predict(frames, slots)
+
+    monkeypatch.setattr(pose2d, "iter_frame_slots", frame_slots)
+    monkeypatch.setattr(pose2d, "create_backend", lambda *args: Failing(1))
+    with pytest.raises(BackendError, match="model broke"):
+        pose2d.run(video, tmp_path / "v.npz", options={}, **{**MODEL, "backend": "fake"})
+    assert closed.is_set()  # at once: decoding stopped, the video released
+    assert len(decoded) <= 4 + 1 + MIN_FRAMES_AHEAD + 1
+    assert not (tmp_path / "v.npz").exists()
+
+
 def test_frame_progress_is_throttled(caplog: pytest.LogCaptureFixture) -> None:
     log = logging.getLogger("test_progress")
     with caplog.at_level(logging.INFO, logger="test_progress"):
@@ -183,3 +277,5 @@ def test_backend_errors_are_clear() -> None:
         create_backend("mediapipe", "m", "blazepose", {"model_complexty": 1})
     with pytest.raises(BackendError, match="model_complexity=2"):
         create_backend("mediapipe", "m", "blazepose", {"model_complexity": 2})
+    with create_backend("mediapipe", "m", "blazepose", {}) as model:
+        assert model.max_frames_per_call == 1  # frames one by one, not held in batches

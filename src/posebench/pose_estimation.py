@@ -23,6 +23,28 @@ from posebench.io.keypoints import Keypoints2D
 from posebench.progress import Progress
 from posebench.video import SlotBatch, SlotSummary, VideoInfo
 
+MIN_FRAMES_AHEAD = 2
+"""Frames decoded ahead of the model at least (`frames_ahead`): enough to absorb the jitter
+of decoding when the model takes frames one by one."""
+
+
+def frames_per_call(batch_size: int, model: PoseBackend) -> int:
+    """Frames passed to `model.predict` at once: `batch_size` (the config's), at most the
+    model's `max_frames_per_call`. BackendError unless both are >= 1."""
+    limit = model.max_frames_per_call
+    if batch_size < 1 or (limit is not None and limit < 1):
+        raise BackendError(
+            f"Model {model.name!r}: batch_size {batch_size} and max_frames_per_call {limit} "
+            "must be >= 1."
+        )
+    return batch_size if limit is None else min(batch_size, limit)
+
+
+def frames_ahead(per_call: int) -> int:
+    """Frames to decode ahead of a model that takes `per_call` frames at once: one call's
+    worth (the next batch is ready when the model finishes one), at least MIN_FRAMES_AHEAD."""
+    return max(per_call, MIN_FRAMES_AHEAD)
+
 
 @dataclass(frozen=True)
 class FrameKeypoints:
@@ -64,6 +86,7 @@ def estimate_keypoints(
         frames_done += len(frames)
         if progress is not None:
             progress(frames_done, slots[-1])
+        del batch, frames  # not kept alive while the next batch is gathered
     if not keypoint_batches:
         return FrameKeypoints(
             np.empty((0, len(names), 2), np.float32), np.empty((0, len(names)), np.float32), names

@@ -1,5 +1,6 @@
 """Stream frames from a video file, each on its frame slot, without holding the video in
-memory, in batches, decoded ahead in a background thread.
+memory, in batches, decoded ahead in a background thread (`prefetch_batches`: a bounded
+number of frames ahead, so that memory stays a few frames above what the model holds).
 
 Frame slots: slot j of a video is the frame at t = j / fps (fps from the container
 header). A recorder that drops a frame can leave its slot empty (e.g. a zero-size chunk in
@@ -20,7 +21,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -260,7 +261,10 @@ def iter_frame_slots(
                 )
             last_slot = slot
             stats.slots.append(slot)
-            yield slot, np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+            frame = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+            del frame_bgr  # neither frame is kept here while the consumer has it
+            yield slot, frame
+            del frame
     finally:
         capture.release()
     if stats.duplicates:
@@ -271,7 +275,7 @@ def iter_frame_slots(
         )  # fmt: skip
 
 
-def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:
+def prefetch(items: Iterable[T], depth: int = 3) -> Generator[T, None, None]:
     """Iterate over `items` while a background thread produces up to `depth` items ahead
     (decoding overlaps inference). Exceptions of the producer are raised here; stopping
     early stops the producer and closes its iterator (releasing e.g. the video file)."""
@@ -296,6 +300,7 @@ def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:
             for item in iterator:
                 if not put("item", item):
                     return
+                del item  # not kept while the next one is produced
             put("end", None)
         except BaseException as error:  # handed to the consumer, raised there
             put("error", error)
@@ -314,9 +319,33 @@ def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:
             if kind == "error":
                 raise value
             yield value
+            del value  # not kept while the next one is awaited
     finally:
         stop.set()
         thread.join()
+
+
+def prefetch_batches(
+    items: Iterable[T], batch_size: int, ahead: int
+) -> Generator[list[T], None, None]:
+    """Consecutive lists of `batch_size` items of `items` (the last one may be shorter),
+    while a background thread produces the items one by one, at most `ahead` items ahead.
+
+    Besides the batches the caller still holds, at most `batch_size` (the batch being
+    filled) + `ahead` (queued) + 1 (the item the producer holds while the queue is full)
+    items exist at once: with frames, memory stays a few frames above what the model
+    needs, while decoding still overlaps inference (`ahead` = `batch_size` has the next
+    batch ready when the model finishes one). Exceptions of the producer are raised here
+    (the batch being filled is lost); closing this generator stops the producer and closes
+    `items` (releasing e.g. the video file).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    queued = prefetch(items, depth=ahead)
+    try:
+        yield from batched(queued, batch_size)
+    finally:
+        queued.close()
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -326,6 +355,7 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
         batch.append(item)
+        del item  # only the batch holds it: freed with it
         if len(batch) == size:
             yield batch
             batch = []

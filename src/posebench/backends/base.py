@@ -26,11 +26,18 @@ class PoseBackend(ABC):
     pixels (N, K, 2) and scores (N, K) in [0, 1], one row per frame given. A frame without
     a person gives NaN coordinates and score 0. Backends may keep temporal state between
     calls; per-slot inputs (detections, projections) are indexed by slot.
+
+    `max_frames_per_call` is the most frames the stage passes to `predict` at once: None
+    (the default) for a batched model, which gets the config's `batch_size`; 1 for a model
+    that processes frames one at a time anyway (MediaPipe), so that frames are decoded just
+    ahead of their use instead of a whole batch early (`posebench.pose_estimation.
+    frames_per_call`). `predict` must still accept any number of frames.
     """
 
     name: str
     keypoint_names: tuple[str, ...]
     marker_set: str
+    max_frames_per_call: int | None = None
 
     @abstractmethod
     def predict(

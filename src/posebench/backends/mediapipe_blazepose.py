@@ -3,7 +3,9 @@
 That wheel ships the trained pose detector and the "full" landmark model
 (`model_complexity=1`) inside the package, so it runs offline. Scores are the per-landmark
 `visibility` MediaPipe reports. Frame slots are not used: BlazePose tracks the person over
-the frames it is given, in order (a slot the video lacks is simply not seen).
+the frames it is given, in order (a slot the video lacks is simply not seen). It processes
+one frame at a time, so the `pose2d` stage passes it frames one by one
+(`max_frames_per_call`), whatever the config's `batch_size`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class MediaPipeBlazePose(PoseBackend):
     """BlazePose in video mode: the detector runs once, then landmarks are tracked."""
 
     keypoint_names = BLAZEPOSE_KEYPOINTS
+    # `process` takes one frame at a time: frames in a batch would only wait, in memory.
+    max_frames_per_call = 1
 
     def __init__(self, model_name: str, marker_set: str, options: Mapping[str, Any]) -> None:
         unknown = set(options) - _ALLOWED_OPTIONS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from pathlib import Path
 
 from posebench.detection import (
@@ -23,10 +24,9 @@ from posebench.progress import RESULT_MESSAGE, FrameProgress, result_args
 from posebench.video import (
     SlotStats,
     SlotSummary,
-    batched,
     check_decoded_frames,
     iter_frame_slots,
-    prefetch,
+    prefetch_batches,
     probe_video,
 )
 
@@ -50,17 +50,19 @@ def run(
     `weights_dir` (of `backend`: `posebench.detection.DETECTOR_BACKENDS`); save the track,
     one row per frame slot, to `output` and return it.
 
-    Frames are decoded in a background thread and passed to the detector in batches of
-    `batch_size`; the video is never held in memory. Raises VideoError if no frame
-    decodes and DetectionError if the checkpoint cannot be used.
+    Frames are decoded in a background thread, one batch ahead, and passed to the detector
+    in batches of `batch_size`; the video is never held in memory. Raises VideoError if no
+    frame decodes and DetectionError if the checkpoint cannot be used.
     """
     info = probe_video(video)
     detector = create_detector(backend, weights_dir, detector_name, device, precision)
     stats = SlotStats()
     started = time.monotonic()
     progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)
-    batches = prefetch(batched(iter_frame_slots(video, stats, info=info), batch_size))
-    frames = track_person(batches, detector, score_threshold, progress)
+    # One batch decoded ahead, in a background thread; closed at once on an error.
+    slotted = iter_frame_slots(video, stats, info=info)
+    with closing(prefetch_batches(slotted, batch_size, ahead=batch_size)) as batches:
+        frames = track_person(batches, detector, score_threshold, progress)
     summary = check_decoded_frames(info, stats)
     track = track_on_slots(
         frames, summary, info, detector_name=detector_name, score_threshold=score_threshold

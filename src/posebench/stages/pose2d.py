@@ -10,21 +10,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from posebench.backends.registry import create_backend
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
-from posebench.pose_estimation import estimate_keypoints, keypoints_on_slots
+from posebench.pose_estimation import (
+    estimate_keypoints,
+    frames_ahead,
+    frames_per_call,
+    keypoints_on_slots,
+)
 from posebench.progress import RESULT_MESSAGE, FrameProgress, result_args
 from posebench.video import (
     SlotStats,
     SlotSummary,
-    batched,
     check_decoded_frames,
     iter_frame_slots,
-    prefetch,
+    prefetch_batches,
     probe_video,
 )
 
@@ -48,8 +53,11 @@ def run(
     (backend `backend`, `options`, `weights_dir`; `detections`: the video's person boxes,
     for top-down models) and save them to `output`, one row per frame slot.
 
-    Frames are decoded (ahead, in a background thread) and passed to the model in batches
-    of `batch_size` with their slots; the whole video is never in memory. Raises VideoError
+    Frames are decoded in a background thread and passed to the model with their slots in
+    batches of `batch_size` frames, or fewer if the model takes fewer at once
+    (`PoseBackend.max_frames_per_call`: MediaPipe takes one); decoding runs one batch (at
+    least MIN_FRAMES_AHEAD frames) ahead of the model, so the whole video is never in
+    memory, only a few frames beyond those the model works on. Raises VideoError
     if no frame decodes, and a clear error if the model's keypoints do not match its marker
     set.
     """
@@ -61,12 +69,15 @@ def run(
     with create_backend(backend, model_name, marker_set, options, weights_dir) as model:
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
         model.start_video(video, detections)
-        # Decoding runs ahead in a background thread, overlapping the model's inference.
-        batches = prefetch(batched(iter_frame_slots(video, stats, info=info), batch_size), depth=1)
-        # Progress messages count the frames decoded so far (`stats`), ahead of the model.
-        frames = estimate_keypoints(
-            batches, model, model_name, lambda _, slot: progress(len(stats.slots), slot)
-        )
+        # Decoding runs a few frames ahead in a background thread, overlapping inference;
+        # closed at once on an error (the video file is released).
+        per_call = frames_per_call(batch_size, model)
+        slotted = iter_frame_slots(video, stats, info=info)
+        with closing(prefetch_batches(slotted, per_call, ahead=frames_ahead(per_call))) as batches:
+            # Progress messages count the frames decoded so far (`stats`), ahead of the model.
+            frames = estimate_keypoints(
+                batches, model, model_name, lambda _, slot: progress(len(stats.slots), slot)
+            )
         summary = check_decoded_frames(info, stats)
         model.end_video(summary.n_slots)
     elapsed = time.monotonic() - started
