@@ -21,13 +21,16 @@ include: "workflow/rules/evaluate.smk"
 
 
 # A failed run leaves no outdated result that looks valid (posebench.cleanup); a
-# successful one no stale incomplete-job marker.
+# successful one no stale incomplete-job marker. Both exit without waiting out the
+# scheduler's wake-up timers.
 onerror:
     discard_outdated(unfinished_jobs())
+    cancel_scheduler_timers()
 
 
 onsuccess:
     settle_incomplete_markers()
+    cancel_scheduler_timers()
 
 
 rule all:

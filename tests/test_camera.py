@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from posebench.camera import Camera, load_cameras, save_cameras
+from posebench.camera import Camera, load_cameras, save_cameras, undistort_newton
 
 K = np.array([[1500.0, 0.0, 960.0], [0.0, 1490.0, 540.0], [0.0, 0.0, 1.0]])
 DISTORTION = np.array([-0.12, 0.06, 0.0012, -0.0008, -0.01])
@@ -92,6 +92,79 @@ def test_undistort_nan_in_nan_out(camera: Camera) -> None:
     assert np.isnan(ideal[0, 1]).all() and np.isnan(ideal[1, 0]).all()
     np.testing.assert_allclose(ideal[1, 1], 0.0, atol=1e-12)
     assert np.isnan(camera.undistort_points(np.full((3, 2), np.nan))).all()
+    with np.errstate(all="raise"):  # quietly
+        ideal = camera.undistort_points(np.array([[np.inf, 3.0], [5.0, -np.inf], [960.0, 540.0]]))
+    assert np.isnan(ideal[:2]).all() and np.isfinite(ideal[2]).all()
+
+
+def _opencv_undistort(camera: Camera, pixels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
+    return cv2.undistortPoints(
+        np.ascontiguousarray(pixels).reshape(-1, 1, 2),
+        camera.matrix,
+        camera.distortion,
+        criteria=criteria,
+    ).reshape(-1, 2)
+
+
+@pytest.mark.parametrize(
+    "distortion",
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+        [-0.25, 0.12, 0.001, -0.0008, -0.03],  # strong barrel, tangential terms
+        [0.3, 0.5, 0.01, 0.02, 0.1],  # pincushion
+        [-0.6, 0.3, 0.0, 0.0, 0.0],  # folds back inside the frame's margins
+    ],
+)
+def test_undistort_matches_opencv_or_improves_on_it(distortion: list[float]) -> None:
+    """Newton's solution is OpenCV's wherever OpenCV converges, and a better inverse (its
+    projection lands on the pixel) where OpenCV's fixed-point iteration stops short; points
+    beyond the fold of the model get OpenCV's answer, as before."""
+    camera = Camera("c", K, np.array(distortion), np.eye(3), np.zeros(3), (1920, 1080))
+    rng = np.random.default_rng(7)
+    pixels = np.column_stack([rng.uniform(-600, 2500, 40000), rng.uniform(-600, 1700, 40000)])
+    ours = camera.undistort_points(pixels)
+    theirs = _opencv_undistort(camera, pixels)
+    rays = np.column_stack([ours, np.ones(len(ours))])
+    our_error = np.abs(camera.project(rays) - pixels).max(axis=1)
+    their_error = np.abs(
+        camera.project(np.column_stack([theirs, np.ones(len(ours))])) - pixels
+    ).max(axis=1)
+    same = np.abs(ours - theirs).max(axis=1) <= 1e-12
+    # where the answers differ, ours reprojects onto the pixel and OpenCV's does not
+    assert np.all(same | ((our_error < 1e-9) & (their_error > our_error)))
+    inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < 1920) & (pixels[:, 1] >= 0)
+    inside &= pixels[:, 1] < 1080
+    assert same[inside].mean() > 0.99
+
+
+def test_undistort_newton_flags_points_beyond_the_fold() -> None:
+    """k1 = -0.6: the radial map r(1 + k1 r^2) peaks at r = 0.745 (distorted r 0.497); a
+    distorted radius beyond that has no inverse inside the fold and is not claimed."""
+    distortion = np.array([-0.6, 0.0, 0.0, 0.0, 0.0])
+    distorted = np.array([[0.3, 0.0], [0.0, 0.45], [0.6, 0.0], [0.0, -0.9], [0.0, 0.0]])
+    ideal, converged = undistort_newton(distorted, distortion)
+    np.testing.assert_array_equal(converged, [True, True, False, False, True])
+    r = np.hypot(*ideal[:2].T)
+    np.testing.assert_allclose(r * (1 - 0.6 * r**2), [0.3, 0.45], atol=1e-13)
+    np.testing.assert_array_equal(ideal[4], [0.0, 0.0])
+
+
+def test_undistort_newton_blocks_and_cv2_fallback_keep_order() -> None:
+    """More points than one Newton block, some only OpenCV solves, some NaN: every row
+    lands in its place."""
+    camera = Camera(
+        "c", K, np.array([-0.6, 0.3, 0.0, 0.0, 0.0]), np.eye(3), np.zeros(3), (1920, 1080)
+    )
+    rng = np.random.default_rng(3)
+    pixels = np.column_stack([rng.uniform(-900, 2800, 40000), rng.uniform(-900, 2000, 40000)])
+    pixels[::997] = np.nan
+    ours = camera.undistort_points(pixels.reshape(200, 200, 2)).reshape(-1, 2)
+    assert np.isnan(ours[::997]).all()
+    finite = np.isfinite(pixels).all(axis=1)
+    theirs = _opencv_undistort(camera, pixels[finite])
+    close = np.abs(ours[finite] - theirs).max(axis=1) < 1e-5
+    assert close.mean() > 0.97
 
 
 def test_distortion_is_zero_padded_and_arrays_read_only() -> None:

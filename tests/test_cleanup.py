@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
-from posebench.cleanup import Unfinished, discard_outdated, outdated
+from posebench.cleanup import Unfinished, cancel_scheduler_timers, discard_outdated, outdated
 from posebench.paths import PATHS
 
 KEYS = {"subject": "P0", "session": "S0", "trial": "t", "model": "m", "setup": "all"}
@@ -62,3 +63,28 @@ def test_nothing_to_remove_prints_nothing(tmp_path: Path) -> None:
         discard_outdated([Unfinished("pose2d", {}, ["results/none.npz"])], tmp_path, stream) == []
     )
     assert stream.getvalue() == ""
+
+
+def test_cancel_scheduler_timers_cancels_only_the_schedulers() -> None:
+    """The scheduler's pending wake-up timers are cancelled (so the process need not wait
+    for them); a timer of other code keeps running."""
+    fired: list[str] = []
+
+    def wake() -> None:
+        fired.append("scheduler")
+
+    def other() -> None:
+        fired.append("other")
+
+    wake.__module__ = "snakemake.scheduling.job_scheduler"
+    schedulers = [threading.Timer(30, wake) for _ in range(3)]
+    mine = threading.Timer(0.2, other)
+    for timer in (*schedulers, mine):
+        timer.start()
+    assert cancel_scheduler_timers() == 3
+    for timer in schedulers:
+        timer.join(timeout=5)
+        assert not timer.is_alive()
+    mine.join(timeout=5)
+    assert fired == ["other"]
+    assert cancel_scheduler_timers() == 0

@@ -463,3 +463,40 @@ def test_reports_name_the_file_they_cannot_read(tmp_path: Path) -> None:
         read_scaling_report(path)
     with pytest.raises(ValueError, match="expected 'video'"):
         VideoScalingReport.from_json(_reports()[1].to_json())
+
+
+def test_motion_check_names_the_non_finite_coordinates(tmp_path: Path) -> None:
+    """The IK result check (read without pandas) names the rows, unit and coordinates."""
+    import pandas as pd
+
+    from posebench.io.mot import write_mot
+    from posebench.opensim.ik import _check_motion, marker_error_summary
+
+    table = pd.DataFrame(
+        {"time": [0.0, 0.01], "knee_angle_r": [1.0, np.nan], "hip_flexion_r": [1.0, 2.0]}
+    )
+    motion = tmp_path / "angles.mot"
+    write_mot(motion, table, name="Coordinates", in_degrees=True)
+    with pytest.raises(RuntimeError, match=r"IK: non-finite values in coordinates \['knee"):
+        _check_motion(motion, 2, (0.0, 0.01), "IK")
+    with pytest.raises(RuntimeError, match="the motion has 2 rows, expected 3"):
+        _check_motion(motion, 3, (0.0, 0.02), "IK")
+    write_mot(motion, table.fillna(0.0), name="Coordinates", in_degrees=False)
+    with pytest.raises(RuntimeError, match="inDegrees=no"):
+        _check_motion(motion, 2, (0.0, 0.01), "IK")
+    errors = tmp_path / "errors.sto"
+    write_mot(
+        errors,
+        pd.DataFrame(
+            {
+                "time": [0.0, 0.01],
+                "marker_error_RMS": [0.03, 0.04],
+                "marker_error_max": [0.05, 0.07],
+            }
+        ),
+        name="errors",
+        in_degrees=False,
+    )
+    rms, largest = marker_error_summary(errors)
+    assert rms == pytest.approx(np.sqrt((0.03**2 + 0.04**2) / 2))
+    assert largest == pytest.approx(0.07)

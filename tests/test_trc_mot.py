@@ -9,7 +9,7 @@ import opensim as osim
 import pandas as pd
 import pytest
 
-from posebench.io.mot import read_mot, write_mot
+from posebench.io.mot import read_mot, read_mot_columns, write_mot
 from posebench.io.trc import read_trc, write_trc
 
 MARKERS = ("Nose", "LHip", "RHip")
@@ -184,6 +184,14 @@ def test_read_mot_of_opensim_sto(tmp_path: Path) -> None:
     assert list(sto.table.columns) == ["time", "marker_error_RMS", "marker_error_max"]
     np.testing.assert_allclose(sto.table.to_numpy(), [[0.0, 0.001, 0.002], [0.5, 0.003, 0.004]])
 
+    columns = read_mot_columns(path)  # the same file as arrays, without pandas
+    assert columns.in_degrees is False
+    assert columns.labels == ("time", "marker_error_RMS", "marker_error_max")
+    np.testing.assert_array_equal(columns.values, sto.table.to_numpy())
+    np.testing.assert_array_equal(columns.column("marker_error_max"), [0.002, 0.004])
+    with pytest.raises(KeyError, match="marker_error_RMS"):
+        columns.column("marker_error_mean")
+
 
 def test_mot_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "noheader.mot"
@@ -195,5 +203,7 @@ def test_mot_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text("\n".join(path.read_text().splitlines()[:-1]) + "\n")
     with pytest.raises(ValueError, match=r"short\.mot: header says nRows=3 but the table has 2"):
         read_mot(path)
+    with pytest.raises(ValueError, match=r"short\.mot: header says nRows=3 but the table has 2"):
+        read_mot_columns(path)
     with pytest.raises(ValueError, match="'time' column"):
         write_mot(path, _coordinates().drop(columns="time"), name="x", in_degrees=True)

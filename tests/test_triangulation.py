@@ -672,3 +672,31 @@ def test_affine_dlt_of_the_swap_test_agrees_with_the_homogeneous_one() -> None:
     assert np.median(np.linalg.norm(_solve(normal, solvable) - truth, axis=1)) > 1e-3
     solvable[:10] = False
     assert np.isnan(_solve_affine(normal, solvable)[:10]).all()
+
+
+def test_blocks_do_not_change_the_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points are solved in blocks (`_BLOCK`); blocks of 37 points (13 blocks, the last one
+    short) give what one block gives, for the DLT, the robust path and the swap test (same
+    views, swaps and view counts; points to the last bit or two)."""
+    import posebench.triangulation as triangulation
+
+    cameras, _, keypoints, scores = noisy_views(4, seed=11)
+    names = list(BLAZEPOSE_KEYPOINTS[:12])
+
+    def run() -> list[npt.NDArray[np.generic]]:
+        normalised = np.stack([c.undistort_points(keypoints[i]) for i, c in enumerate(cameras)])
+        weights = np.where(scores >= 0.5, scores, 0.0).reshape(4, -1)
+        weights[~np.isfinite(normalised.reshape(4, -1, 2)).all(axis=-1)] = 0.0
+        normalised = np.nan_to_num(normalised.reshape(4, -1, 2))
+        dlt = triangulate_dlt(normalised, weights, extrinsics(cameras))
+        robust = triangulate_robust(cameras, keypoints, scores, 0.5, 2, 10.0)
+        swaps = correct_left_right_swaps(cameras, keypoints, scores, names, 0.5)
+        return [*dlt, *robust, *swaps]
+
+    whole = run()
+    monkeypatch.setattr(triangulation, "_BLOCK", 37)
+    for expected, found in zip(whole, run(), strict=True):
+        if expected.dtype.kind == "f":  # SIMD lanes may round the last bit differently
+            np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(found, expected)

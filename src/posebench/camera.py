@@ -22,7 +22,14 @@ FloatArray = npt.NDArray[np.float64]
 
 N_DISTORTION = 5
 ROTATION_TOLERANCE = 1e-5  # accepts rotations printed with 6 decimals
-# Iterate the undistortion until the pixel residual is negligible (the default is 5 fixed steps).
+# Undistortion (`Camera.undistort_points`): Newton's method on the distortion model, in
+# blocks of points, until every residual (normalised coordinates) is below the tolerance;
+# points that do not converge, or land beyond the fold of the model (where it stops being
+# one-to-one), are left to OpenCV's fixed-point iteration, run until the residual is
+# negligible (OpenCV's default is 5 fixed steps).
+_NEWTON_TOLERANCE = 1e-13
+_NEWTON_MAX_ITERATIONS = 10
+_NEWTON_BLOCK = 16384
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
 _DICT_KEYS = ("name", "matrix", "distortion", "rotation", "translation_m", "image_size")
 
@@ -153,7 +160,8 @@ class Camera:
     def undistort_points(self, points_px: npt.ArrayLike) -> FloatArray:
         """Map (..., 2) distorted pixel coordinates to (..., 2) normalised ideal coordinates.
 
-        The result is (X/Z, Y/Z) in the camera frame (dimensionless). Rows with any NaN stay NaN.
+        The result is (X/Z, Y/Z) in the camera frame (dimensionless). Rows with any NaN (or
+        infinite) coordinate are NaN.
         """
         points = np.asarray(points_px, dtype=np.float64)
         if points.shape[-1:] != (2,):
@@ -162,17 +170,25 @@ class Camera:
                 "expected (..., 2) pixel coordinates"
             )
         flat = points.reshape(-1, 2)
-        finite = np.all(np.isfinite(flat), axis=1)
-        out = np.full_like(flat, np.nan)
-        if finite.any():
-            ideal = cv2.undistortPoints(
-                np.ascontiguousarray(flat[finite]).reshape(-1, 1, 2),
-                self.matrix,
+        k = self.matrix
+        # NaN rows go through Newton's method as NaN (they hold up no block) and stay NaN.
+        distorted = (flat - k[:2, 2]) / np.diag(k)[:2]
+        ideal = np.empty_like(distorted)
+        solved = np.empty(len(distorted), dtype=bool)
+        for start in range(0, len(distorted), _NEWTON_BLOCK):
+            block = slice(start, start + _NEWTON_BLOCK)
+            ideal[block], solved[block] = undistort_newton(distorted[block], self.distortion)
+        finite = np.isfinite(distorted).all(axis=1)
+        ideal[~finite] = np.nan  # a row with one NaN (or infinite) coordinate
+        unsolved = np.flatnonzero(~solved & finite)
+        if unsolved.size:
+            ideal[unsolved] = cv2.undistortPoints(
+                np.ascontiguousarray(flat[unsolved]).reshape(-1, 1, 2),
+                k,
                 self.distortion,
                 criteria=_UNDISTORT_CRITERIA,
-            )
-            out[finite] = ideal.reshape(-1, 2)
-        return out.reshape(points.shape)
+            ).reshape(-1, 2)
+        return ideal.reshape(points.shape)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable representation (lists of floats, metres, pixels)."""
@@ -202,6 +218,48 @@ class Camera:
             translation_m=np.asarray(d["translation_m"], dtype=np.float64),
             image_size=cast(tuple[int, int], tuple(d["image_size"])),
         )
+
+
+def undistort_newton(
+    distorted: FloatArray,
+    distortion: FloatArray,
+    tolerance: float = _NEWTON_TOLERANCE,
+    max_iterations: int = _NEWTON_MAX_ITERATIONS,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Invert OpenCV's distortion (k1 k2 p1 p2 k3) of (n, 2) distorted normalised
+    coordinates by Newton's method, started at the distorted point (NaN rows stay NaN and
+    do not converge).
+
+    Returns the ideal coordinates (n, 2) and which converged: residual below `tolerance`
+    and the model's Jacobian positive there (inside its fold, where OpenCV's fixed-point
+    iteration converges to the same point). The others are to be solved another way.
+    """
+    k1, k2, p1, p2, k3 = (float(c) for c in distortion)
+    xd, yd = distorted[:, 0], distorted[:, 1]
+    # inf and NaN rows give NaN quietly; they do not converge
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        x, y = xd.copy(), yd.copy()
+        for iteration in range(max_iterations + 1):
+            x2, y2, xy = x * x, y * y, x * y
+            r2 = x2 + y2
+            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            fx = x * radial + 2 * p1 * xy + p2 * (r2 + 2 * x2) - xd
+            fy = y * radial + p1 * (r2 + 2 * y2) + 2 * p2 * xy - yd
+            # d(radial)/d(x) = x * slope, d(radial)/d(y) = y * slope
+            slope = 2 * (k1 + r2 * (2 * k2 + 3 * k3 * r2))
+            jxx = radial + x2 * slope + 2 * p1 * y + 6 * p2 * x
+            jyy = radial + y2 * slope + 6 * p1 * y + 2 * p2 * x
+            jxy = xy * slope + 2 * (p1 * x + p2 * y)
+            det = jxx * jyy - jxy * jxy
+            residual = np.maximum(np.abs(fx), np.abs(fy))
+            # NaN (a diverged point) is not >= tolerance: it holds up no one, and does not
+            # converge.
+            if iteration == max_iterations or not np.any(residual >= tolerance):
+                break
+            x = x - (jyy * fx - jxy * fy) / det
+            y = y - (jxx * fy - jxy * fx) / det
+    converged = (residual < tolerance) & (det > 0) & (jxx > 0) & (jyy > 0)
+    return np.column_stack([x, y]), converged
 
 
 def _check_unique_names(path: Path, cameras: Sequence[Camera]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -86,3 +87,30 @@ def discard_outdated(
             file=stream,
         )
     return paths
+
+
+# The module whose timers wake Snakemake's job scheduler.
+SCHEDULER_MODULE = "snakemake.scheduling.job_scheduler"
+
+
+def cancel_scheduler_timers(module: str = SCHEDULER_MODULE) -> int:
+    """Cancel the pending wake-up timers of Snakemake's job scheduler; returns how many.
+
+    With a job rate limit (Snakemake's default) every round of the scheduler starts a
+    `threading.Timer` that wakes it again a timespan later. The timers are not daemon
+    threads, so after the last job the interpreter waits for the last of them (up to a
+    second) before it exits. Called from the `onsuccess:`/`onerror:` hooks, when the
+    scheduler has stopped; timers started by other code (their function defined outside
+    `module`) are left alone.
+    """
+    cancelled = 0
+    for thread in threading.enumerate():
+        function = getattr(thread, "function", None)
+        if (
+            isinstance(thread, threading.Timer)
+            and thread.is_alive()
+            and getattr(function, "__module__", None) == module
+        ):
+            thread.cancel()
+            cancelled += 1
+    return cancelled

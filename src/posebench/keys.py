@@ -17,3 +17,9 @@ dataset), in their sort order; the model and the table's own keys follow."""
 SCORE_KEYS: tuple[str, ...] = (*RESULT_KEYS, "activity", "model", "scaling")
 """The key columns of a trial's scores: the result keys, the trial's activity, the pose model
 and how the OpenSim model was scaled (`video` or `mocap`)."""
+
+FRAME_ROWS = "frame slots from container timestamps"
+"""How rows of keypoint and detection files map to frames (`posebench.video`); a parameter
+of the pose2d and detect rules, so that files written under another mapping (decode order,
+before slots) are made again. Here rather than in `posebench.video`, so that the workflow's
+start-up does not import OpenCV."""

@@ -95,8 +95,9 @@ def joint_angle_png(
         )
     columns = 3 if len(present) > 2 else len(present)
     rows = int(np.ceil(len(present) / columns))
+    width_in, height_in = 4.2 * columns, 3.0 * rows
     figure, axes = plt.subplots(
-        rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharex=True
+        rows, columns, figsize=(width_in, height_in), squeeze=False, sharex=True
     )
     for axis, base in zip(axes.flat, present, strict=False):
         for suffix, colour, label in (
@@ -116,7 +117,16 @@ def joint_angle_png(
     for axis in axes[-1]:
         axis.set_xlabel("time (s)")
     figure.suptitle(title)
-    figure.tight_layout()
+    # Fixed margins in inches (room for the tick labels, axis labels and the title):
+    # `tight_layout` would measure the text by drawing the figure once more.
+    figure.subplots_adjust(
+        left=0.75 / width_in,
+        right=1 - 0.15 / width_in,
+        bottom=0.55 / height_in,
+        top=1 - 0.65 / height_in,
+        wspace=0.35,
+        hspace=0.35,
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)

@@ -38,10 +38,6 @@ SlotBatch = Sequence[tuple[int, Frame]]
 """Consecutive decoded frames with their frame slots: (slot, RGB uint8 (H, W, 3) frame)."""
 log = logging.getLogger(__name__)
 
-#: How rows of keypoint and detection files map to frames; a parameter of the pose2d and
-#: detect rules, so that files written under another mapping (decode order, before slots)
-#: are made again.
-FRAME_ROWS = "frame slots from container timestamps"
 MISSING_SLOTS_LISTED = 100  # missing slot indices recorded in output metadata
 MISSING_SLOTS_LOGGED = 10  # missing slot indices named in the warning
 MAX_SLOTS_PER_FRAME = 4  # beyond the header, more slots than this per decoded frame: an error

@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
-from posebench.cleanup import Unfinished, discard_outdated
+from posebench.cleanup import Unfinished, cancel_scheduler_timers, discard_outdated
 from posebench.datasets.sheet import SHEET_FORMAT
-from posebench.video import FRAME_ROWS
+from posebench.keys import FRAME_ROWS
 
 from posebench.paths import (
     AUGMENTER_DIR,

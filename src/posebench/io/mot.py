@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from posebench.io.atomic import write_text
 from posebench.io.errors import reading
@@ -27,6 +28,34 @@ if TYPE_CHECKING:
 
 _END_HEADER = "endheader"
 _DECIMALS = 8
+
+
+def _in_degrees(header: dict[str, str]) -> bool | None:
+    value = header.get("inDegrees")
+    return None if value is None else value.strip().lower() == "yes"
+
+
+@dataclass(frozen=True)
+class MotColumns:
+    """Contents of a ``.mot``/``.sto`` file as NumPy arrays (`read_mot_columns`), for readers
+    that need no table (and so no pandas import): ``labels`` are the column labels, ``time``
+    first, and ``values`` is (rows, columns) float64."""
+
+    name: str
+    header: dict[str, str]
+    labels: tuple[str, ...]
+    values: npt.NDArray[np.float64]
+
+    @property
+    def in_degrees(self) -> bool | None:
+        """The ``inDegrees`` header flag, or None when the header has none."""
+        return _in_degrees(self.header)
+
+    def column(self, label: str) -> npt.NDArray[np.float64]:
+        """The values of the column `label` (KeyError naming the labels if absent)."""
+        if label not in self.labels:
+            raise KeyError(f"no column {label!r}; the columns are {list(self.labels)}")
+        return self.values[:, self.labels.index(label)]
 
 
 @dataclass(frozen=True)
@@ -47,8 +76,7 @@ class MotData:
     @property
     def in_degrees(self) -> bool | None:
         """The ``inDegrees`` header flag, or None when the header has none."""
-        value = self.header.get("inDegrees")
-        return None if value is None else value.strip().lower() == "yes"
+        return _in_degrees(self.header)
 
 
 def read_mot(path: Path) -> MotData:
@@ -59,12 +87,21 @@ def read_mot(path: Path) -> MotData:
             it is missing or not text, there is no ``endheader`` line, the first column is
             not ``time``, or the header's ``nRows``/``nColumns`` disagree with the table.
     """
+    columns = read_mot_columns(path)
+    import pandas as pd
+
+    table = pd.DataFrame(columns.values, columns=list(columns.labels))
+    return MotData(name=columns.name, header=columns.header, table=table)
+
+
+def read_mot_columns(path: Path) -> MotColumns:
+    """Read an OpenSim ``.mot`` or ``.sto`` file into arrays; the errors of `read_mot`."""
     path = Path(path)
     with reading(path, "OpenSim motion/storage file"):
         return _read_mot(path)
 
 
-def _read_mot(path: Path) -> MotData:
+def _read_mot(path: Path) -> MotColumns:
     lines = path.read_text(encoding="utf-8").splitlines()
     try:
         end = next(i for i, line in enumerate(lines) if line.strip() == _END_HEADER)
@@ -108,18 +145,14 @@ def _read_mot(path: Path) -> MotData:
             rows.append([float(field) if field else np.nan for field in fields])
         except ValueError as exc:
             raise ValueError(f"{path}: data row {offset - 1} is not numeric: {exc}.") from exc
-    import pandas as pd
-
-    table = pd.DataFrame(
-        np.array(rows, dtype=np.float64).reshape(len(rows), len(labels)), columns=labels
-    )
-    _check_counts(path, header, table)
-    return MotData(name=name, header=header, table=table)
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(labels))
+    _check_counts(path, header, values.shape)
+    return MotColumns(name=name, header=header, labels=tuple(labels), values=values)
 
 
-def _check_counts(path: Path, header: dict[str, str], table: pd.DataFrame) -> None:
-    """Raise ValueError when the header's nRows/nColumns disagree with the table."""
-    for key, found in (("nRows", table.shape[0]), ("nColumns", table.shape[1])):
+def _check_counts(path: Path, header: dict[str, str], shape: tuple[int, ...]) -> None:
+    """Raise ValueError when the header's nRows/nColumns disagree with the table's shape."""
+    for key, found in (("nRows", shape[0]), ("nColumns", shape[1])):
         if key in header and int(header[key]) != found:
             raise ValueError(
                 f"{path}: header says {key}={header[key]} but the table has {found}; the "

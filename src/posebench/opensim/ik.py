@@ -12,7 +12,7 @@ import numpy as np
 import opensim as osim
 
 from posebench.io.atomic import move_into_place
-from posebench.io.mot import read_mot
+from posebench.io.mot import read_mot_columns
 from posebench.io.trc import read_trc
 from posebench.opensim.markers import check_ik_markers, frames_in_range
 from posebench.opensim.setups import UNASSIGNED, add_geometry_dir, require_file
@@ -170,27 +170,30 @@ def _check_motion(
     """RuntimeError unless the IK motion is in degrees, has `n_expected` rows (the TRC
     frames in `time_range_s`) and only finite values."""
     start_s, end_s = time_range_s
-    motion = read_mot(motion_file)
-    values = motion.table.to_numpy()
+    motion = read_mot_columns(motion_file)
+    values = motion.values
     if motion.in_degrees is not True:
         raise RuntimeError(
             f"{context}: the motion's header has inDegrees={motion.header.get('inDegrees')}"
             ", expected yes."
         )
-    if len(motion.table) != n_expected:
+    if len(values) != n_expected:
         raise RuntimeError(
-            f"{context}: the motion has {len(motion.table)} rows, expected {n_expected} "
+            f"{context}: the motion has {len(values)} rows, expected {n_expected} "
             f"(TRC frames in {start_s}-{end_s} s)."
         )
     if not np.all(np.isfinite(values)):
-        bad = [str(c) for c in motion.table.columns if not np.isfinite(motion.table[c]).all()]
+        columns = np.flatnonzero(~np.isfinite(values).all(axis=0))
+        bad = [motion.labels[index] for index in columns]
         raise RuntimeError(f"{context}: non-finite values in coordinates {bad}.")
 
 
 def marker_error_summary(marker_errors: Path) -> tuple[float, float]:
     """Root mean square over frames of the per-frame RMS marker error, and the largest
     marker error, in metres, of an IK marker error file (.sto)."""
-    errors = read_mot(marker_errors).table
-    rms_m = float(np.sqrt(np.mean(errors["marker_error_RMS"].to_numpy() ** 2)))
-    max_m = float(errors["marker_error_max"].max())
+    errors = read_mot_columns(marker_errors)
+    rms_m = float(np.sqrt(np.mean(errors.column("marker_error_RMS") ** 2)))
+    largest = errors.column("marker_error_max")
+    # NaN rows are skipped, as pandas' max does.
+    max_m = float(np.nanmax(largest)) if np.isfinite(largest).any() else float("nan")
     return rms_m, max_m
