@@ -195,13 +195,14 @@ def test_samples_schema_matches_sheet_columns() -> None:
 
 
 def _backend_options() -> dict[str, set[str]]:
-    from posebench.backends import mediapipe_blazepose, oracle, topdown
+    from posebench.backends import mediapipe_blazepose, oracle, rtmpose, topdown
 
     return {
         "mediapipe": set(mediapipe_blazepose._ALLOWED_OPTIONS),
         "oracle": set(oracle._OPTIONS),
         "vitpose": set(topdown.OPTIONS),
         "mmpose": set(topdown.OPTIONS),
+        "rtmpose": set(rtmpose.OPTIONS),
     }
 
 

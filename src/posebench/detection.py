@@ -369,15 +369,21 @@ def person_candidates(
 DETECTOR_BACKENDS: dict[str, str] = {
     "transformers": "posebench.detection:PersonDetector",
     "mmdet": "posebench.backends.mmdet_detector:MMDetPersonDetector",
+    "yolox": "posebench.backends.yolox_detector:YOLOXPersonDetector",
 }
 """Detector backend (config `detectors.<name>.backend`, default transformers) -> the class,
 imported only when used."""
 
+JOB_THREADS_DETECTORS = frozenset({"yolox"})
+"""Detector backends whose class takes the detect job's `threads` (ONNX Runtime's intra-op
+threads; `detectors.<name>.threads`, what the job reserves)."""
+
 
 def create_detector(
-    backend: str, weights_dir: Path, name: str, device: str, precision: str
+    backend: str, weights_dir: Path, name: str, device: str, precision: str, threads: int = 1
 ) -> Detector:
-    """The person detector `name` of `backend` from its weights folder `weights_dir`."""
+    """The person detector `name` of `backend` from its weights folder `weights_dir`
+    (`threads`: the job's, used by the backends of JOB_THREADS_DETECTORS)."""
     import importlib
 
     if backend not in DETECTOR_BACKENDS:
@@ -386,8 +392,9 @@ def create_detector(
             f"{', '.join(sorted(DETECTOR_BACKENDS))}."
         )
     module, _, attribute = DETECTOR_BACKENDS[backend].partition(":")
+    extra = {"threads": threads} if backend in JOB_THREADS_DETECTORS else {}
     detector: Detector = getattr(importlib.import_module(module), attribute)(
-        weights_dir, name, device, precision
+        weights_dir, name, device, precision, **extra
     )
     return detector
 

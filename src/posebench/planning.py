@@ -30,7 +30,7 @@ from posebench.paths import (
 )
 
 # Backends of top-down models: they need weights and a person detector.
-TOP_DOWN_BACKENDS = ("vitpose", "mmpose")
+TOP_DOWN_BACKENDS = ("vitpose", "mmpose", "rtmpose")
 
 
 class PlanError(ValueError):

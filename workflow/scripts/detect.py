@@ -19,4 +19,5 @@ run(
     batch_size=detector["batch_size"],
     device=options.get("device", "auto"),
     precision=options.get("precision", "fp32"),
+    threads=snakemake.threads,
 )

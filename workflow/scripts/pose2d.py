@@ -20,4 +20,5 @@ run(
     batch_size=model.get("batch_size", 16),
     weights_dir=load_manifest(Path(weights)).path if weights else None,
     detections=Path(detections) if detections else None,
+    threads=snakemake.threads,
 )

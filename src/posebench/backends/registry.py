@@ -19,12 +19,25 @@ BACKENDS: dict[str, str] = {
     "mediapipe": "posebench.backends.mediapipe_blazepose",
     "mmpose": "posebench.backends.mmpose_topdown",
     "oracle": "posebench.backends.oracle",
+    "rtmpose": "posebench.backends.rtmpose",
     "vitpose": "posebench.backends.vitpose",
 }
 """Backend name (config `models.<name>.backend`) -> module defining `create`."""
 
+JOB_THREADS_BACKENDS = frozenset({"rtmpose"})
+"""Backends with a `threads` option (ONNX Runtime's intra-op threads) that defaults to the
+pose2d job's threads (`models.<name>.threads`, what the job reserves): `job_options`."""
+
 # (model name, marker set, backend options, folder of the model's weights or None)
 BackendFactory = Callable[[str, str, Mapping[str, Any], Path | None], PoseBackend]
+
+
+def job_options(backend: str, options: Mapping[str, Any], threads: int) -> dict[str, Any]:
+    """The model's `options` with, for the backends of JOB_THREADS_BACKENDS, `threads`
+    defaulting to the job's `threads` (an explicit option wins)."""
+    if backend in JOB_THREADS_BACKENDS:
+        return {"threads": threads, **options}
+    return dict(options)
 
 
 def available_backends() -> list[str]:

@@ -45,9 +45,11 @@ def run(
     device: str = "auto",
     precision: str = "fp32",
     progress_every_s: float = 10.0,
+    threads: int = 1,
 ) -> DetectionTrack:
     """Detect and track the person in every decodable frame of `video` with the detector in
-    `weights_dir` (of `backend`: `posebench.detection.DETECTOR_BACKENDS`); save the track,
+    `weights_dir` (of `backend`: `posebench.detection.DETECTOR_BACKENDS`; `threads`: the
+    job's, for the ONNX Runtime detectors); save the track,
     one row per frame slot, to `output` and return it.
 
     Frames are decoded in a background thread, one batch ahead, and passed to the detector
@@ -55,7 +57,9 @@ def run(
     frame decodes and DetectionError if the checkpoint cannot be used.
     """
     info = probe_video(video)
-    detector = create_detector(backend, weights_dir, detector_name, device, precision)
+    detector = create_detector(
+        backend, weights_dir, detector_name, device, precision, threads=threads
+    )
     stats = SlotStats()
     started = time.monotonic()
     progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)

@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from posebench.backends.registry import create_backend
+from posebench.backends.registry import create_backend, job_options
 from posebench.io.keypoints import Keypoints2D, save_keypoints
 from posebench.markersets import get_marker_set
 from posebench.pose_estimation import (
@@ -48,10 +48,12 @@ def run(
     progress_every_s: float = 10.0,
     weights_dir: Path | None = None,
     detections: Path | None = None,
+    threads: int = 1,
 ) -> Keypoints2D:
     """Estimate 2D keypoints on every decodable frame of `video` with the model `model_name`
     (backend `backend`, `options`, `weights_dir`; `detections`: the video's person boxes,
-    for top-down models) and save them to `output`, one row per frame slot.
+    for top-down models; `threads`: the job's, the default of the ONNX Runtime backends'
+    `threads` option) and save them to `output`, one row per frame slot.
 
     Frames are decoded in a background thread and passed to the model with their slots in
     batches of `batch_size` frames, or fewer if the model takes fewer at once
@@ -66,6 +68,7 @@ def run(
     stats = SlotStats()
     started = time.monotonic()
     progress = FrameProgress(log, video, info.frame_count_header, progress_every_s, started)
+    options = job_options(backend, options, threads)
     with create_backend(backend, model_name, marker_set, options, weights_dir) as model:
         markers.check_keypoints(model.keypoint_names, f"Model {model_name!r}")
         model.start_video(video, detections)

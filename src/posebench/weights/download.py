@@ -5,7 +5,9 @@ SHA-256 on the way, and renames it onto `target` once the digest starts with `sh
 full digest or a prefix of at least 8 hex digits, as in OpenMMLab's file names). A `.part`
 left by an interrupted download is resumed with an HTTP `Range` request; when the server
 answers with the whole file instead (200), the download starts over. A digest that does
-not match deletes the `.part`.
+not match deletes the `.part`. `sha256=None` ("trust on first use", for ONNX models whose
+digest is not pinned yet) accepts any digest and logs it as a warning, with the line to pin
+it in the config.
 
 A file already at `target` with the right digest is accepted without network access: that
 is how a file downloaded by hand (the `curl` command in the error messages) is used.
@@ -45,6 +47,7 @@ OFFLINE_VARIABLES = ("POSEBENCH_OFFLINE", "HF_HUB_OFFLINE")
 PROGRESS_INTERVAL_S = 5.0
 CHUNK_BYTES = 1 << 20
 PART_SUFFIX = ".part"
+FULL_DIGEST_LENGTH = 64
 _TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
@@ -85,41 +88,57 @@ def part_file(target: Path) -> Path:
     return target.with_name(target.name + PART_SUFFIX)
 
 
-def download_file(url: str, target: Path, *, sha256: str, what: str) -> None:
+def download_file(
+    url: str, target: Path, *, sha256: str | None, what: str, alternative: str = ""
+) -> str:
     """Make `target` the file at `url`, whose SHA-256 starts with `sha256` (and with the
-    prefix in the file name of `target`, when it carries one); see the module docstring.
+    prefix in the file name of `target`, when it carries one); return its SHA-256. See the
+    module docstring (and for `sha256=None`, trust on first use).
 
-    `what` names the model in messages. Raises WeightsError, with the manual commands,
+    `what` names the model in messages; `alternative` (a sentence) is added to the messages
+    that say how to get the file by hand. Raises WeightsError, with the manual commands,
     when the file cannot be downloaded or its digest does not match.
     """
     expected = _expected_prefixes(sha256, target.name)
     forbidden = network_forbidden()
     if target.is_file():
         digest = sha256_of(target)
+        if sha256 is None:
+            _trusted(what, target, digest)
+            return digest
         if _matches(digest, expected):
             log.info("%s is in place with the expected SHA-256 (%s...)", target, sha256)
-            return
+            return digest
         mismatch = f"{target} has SHA-256 {digest}, which does not start with {_describe(expected)}"
         if forbidden is not None:
             raise WeightsError(
                 f"{what}: {mismatch}. {forbidden} is set, so it cannot be downloaded again: "
                 f"delete it and download it on a machine with internet access:\n"
-                f"{manual_commands(url, target)}\nthen copy it here and re-run fetch_weights."
+                f"{manual_commands(url, target)}\nthen copy it here and re-run "
+                f"fetch_weights.{alternative}"
             )
         log.warning("%s; downloading it again", mismatch)
         target.unlink()
     if forbidden is not None:
+        if sha256 is None:
+            check = "check its SHA-256 against a trusted source (weights.sha256 is null)"
+            kept = "a file in place is used without network access"
+        else:
+            relation = "is" if len(sha256) == FULL_DIGEST_LENGTH else "starts with"
+            check = f"check that the SHA-256 {relation} {sha256}"
+            kept = "a file in place with the right SHA-256 is used without network access"
         raise WeightsError(
             f"{what}: {target} is not there and {forbidden} is set, which forbids network "
             f"access. On a machine with internet access run\n{manual_commands(url, target)}\n"
-            f"check that the SHA-256 starts with {sha256}, copy the file to {target} on this "
-            "machine and re-run fetch_weights (a file in place with the right SHA-256 is "
-            "used without network access)."
+            f"{check}, copy the file to {target} on this machine and re-run fetch_weights "
+            f"({kept}).{alternative}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     part = part_file(target)
-    digest, resumed = _transfer(url, part, what, target)
-    if not _matches(digest, expected) and resumed:
+    digest, resumed = _transfer(url, part, what, target, alternative)
+    if sha256 is None:
+        _trusted(what, target, digest)
+    elif not _matches(digest, expected) and resumed:
         log.warning(
             "The resumed download of %s has SHA-256 %s, not %s; the partial file was stale: "
             "downloading it from the start",
@@ -128,7 +147,7 @@ def download_file(url: str, target: Path, *, sha256: str, what: str) -> None:
             _describe(expected),
         )
         part.unlink()
-        digest, resumed = _transfer(url, part, what, target)
+        digest, resumed = _transfer(url, part, what, target, alternative)
     if not _matches(digest, expected):
         part.unlink()
         raise WeightsError(
@@ -140,10 +159,27 @@ def download_file(url: str, target: Path, *, sha256: str, what: str) -> None:
         os.fsync(handle.fileno())
     os.replace(part, target)
     log.info("Downloaded %s to %s (SHA-256 %s)", url, target, digest)
+    return digest
 
 
-def _expected_prefixes(sha256: str, file_name: str) -> dict[str, str]:
-    """{where it comes from: SHA-256 prefix} that the digest must start with."""
+def _trusted(what: str, target: Path, digest: str) -> None:
+    """Log, loudly, that `target` was accepted without a pinned SHA-256."""
+    log.warning(
+        "%s: weights.sha256 is null, so %s (SHA-256 %s) is trusted on first use, unchecked. "
+        "Check that digest against a trusted source, then pin it in the config: "
+        '`sha256: "%s"`.',
+        what,
+        target,
+        digest,
+        digest,
+    )
+
+
+def _expected_prefixes(sha256: str | None, file_name: str) -> dict[str, str]:
+    """{where it comes from: SHA-256 prefix} that the digest must start with (nothing for
+    `sha256=None`, trust on first use)."""
+    if sha256 is None:
+        return {}
     expected = {"weights.sha256": sha256}
     named = name_hash_prefix(file_name)
     if named is not None:
@@ -168,9 +204,12 @@ def _hash_of(path: Path) -> Any:
     return digest
 
 
-def _transfer(url: str, part: Path, what: str, target: Path) -> tuple[str, bool]:
+def _transfer(
+    url: str, part: Path, what: str, target: Path, alternative: str = ""
+) -> tuple[str, bool]:
     """Download `url` into `part`, resuming it when it exists; return the SHA-256 of the
-    whole file and whether an existing `part` was resumed."""
+    whole file and whether an existing `part` was resumed. `alternative` ends the messages
+    of a server that cannot be reached or refuses the file."""
     import http.client
     import urllib.request
     from urllib.error import HTTPError, URLError
@@ -191,14 +230,14 @@ def _transfer(url: str, part: Path, what: str, target: Path) -> tuple[str, bool]
         raise WeightsError(
             f"{what}: the server answered {error.code} ({error.reason}) for {url}. Fix "
             f"weights.url in the config, or download the file by hand:\n"
-            f"{manual_commands(url, target)}\nthen re-run fetch_weights."
+            f"{manual_commands(url, target)}\nthen re-run fetch_weights.{alternative}"
         ) from error
     except (URLError, OSError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         raise WeightsError(
             f"{what}: {url} is unreachable ({reason}). On a machine with internet access "
             f"run\n{manual_commands(url, target)}\ncopy the file to {target} on this machine "
-            "and re-run fetch_weights."
+            f"and re-run fetch_weights.{alternative}"
         ) from error
     with response:
         resumed = offset > 0 and response.status == 206

@@ -19,6 +19,15 @@ config (`"config_file": "config.py"`, or the one `.py` of a local folder); `sour
 names them) or `{local_path}`; `model_type` is the config's `model.type`,
 and `files` lists the config and the `.pth`. Transformers manifests have neither key.
 
+An ONNX checkpoint's manifest says `"format": "onnx"`; `source` is `{url, sha256}` (`{url}`
+alone when `sha256: null` trusted the download on first use) or `{local_path}`;
+`model_type` is the layout of its outputs (`simcc` for pose models, `dets` for detectors),
+`weights_file` the `.onnx`, `input_size` the model's input `{"height": 256, "width": 192}`
+in pixels (detectors whose input size is dynamic have none), and
+`files` every file of the checkpoint folder (the `.onnx` and the archive's JSON files).
+A URL checkpoint also records the downloaded file, `"download": {"file": "<name>.zip",
+"size": ..., "sha256": "..."}`: the digest to pin when it was trusted on first use.
+
 It holds no time stamp: fetching the same checkpoint twice writes the same bytes.
 """
 
@@ -55,6 +64,16 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class DownloadEntry:
+    """The file downloaded from an ONNX checkpoint's URL (kept next to the manifest): its
+    name, size (bytes) and SHA-256."""
+
+    file: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The content of a weights manifest (see the module docstring).
 
@@ -73,11 +92,14 @@ class Manifest:
     num_keypoints: int | None = None
     format: WeightsFormat = "transformers"
     config_file: str | None = None
+    input_size: tuple[int, int] | None = None
+    download: DownloadEntry | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to `weights.json`; `num_keypoints` only when known,
-        `format` and `config_file` only for OpenMMLab checkpoints (so that Transformers
-        manifests keep their bytes)."""
+        `format` only for OpenMMLab and ONNX checkpoints, `config_file` only for OpenMMLab
+        ones, `input_size` and `download` only for ONNX ones (so that Transformers manifests
+        keep their bytes)."""
         content: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
@@ -97,6 +119,15 @@ class Manifest:
             content["format"] = self.format
         if self.config_file is not None:
             content["config_file"] = self.config_file
+        if self.input_size is not None:
+            height, width = self.input_size
+            content["input_size"] = {"height": height, "width": width}
+        if self.download is not None:
+            content["download"] = {
+                "file": self.download.file,
+                "size": self.download.size,
+                "sha256": self.download.sha256,
+            }
         return content
 
     @classmethod
@@ -131,18 +162,30 @@ class Manifest:
             num_keypoints=content.get("num_keypoints"),
             format=format,
             config_file=content.get("config_file"),
+            input_size=_input_size(content.get("input_size"), where),
+            download=_download(content.get("download"), where),
         )
 
 
 def checkpoint_manifest(
-    spec: WeightsSpec, checkpoint: Path, info: CheckpointInfo, commit: str | None
+    spec: WeightsSpec,
+    checkpoint: Path,
+    info: CheckpointInfo,
+    commit: str | None,
+    download: DownloadEntry | None = None,
 ) -> Manifest:
     """The manifest of the verified checkpoint folder `checkpoint` of `spec`, with the size
     and SHA-256 of its config, weights and preprocessor files (OpenMMLab: its config and
-    `.pth`)."""
+    `.pth`; ONNX: every file in the folder), and the file `download`ed for it, if any."""
     if spec.format == "openmmlab":
         assert info.config_file is not None
         files = [info.config_file, info.weights_file]
+    elif spec.format == "onnx":
+        files = [
+            path.relative_to(checkpoint).as_posix()
+            for path in checkpoint.rglob("*")
+            if path.is_file()
+        ]
     else:
         files = [CONFIG_FILE, info.weights_file, PREPROCESSOR_FILE]
     return Manifest(
@@ -162,6 +205,8 @@ def checkpoint_manifest(
         num_keypoints=info.num_keypoints,
         format=spec.format,
         config_file=info.config_file,
+        input_size=info.input_size,
+        download=download,
     )
 
 
@@ -226,7 +271,8 @@ def _source(source: Any, where: Path) -> dict[str, str]:
     ):
         raise WeightsError(
             f"Weights manifest {where} has source {source!r}, expected {{repo_id, revision}}, "
-            "{local_path} or {url, sha256, config}; delete it and re-run fetch_weights."
+            "{local_path}, {url, sha256, config} or {url, sha256}; delete it and re-run "
+            "fetch_weights."
         )
     return source
 
@@ -244,3 +290,37 @@ def _file_entry(name: str, entry: Any, where: Path) -> FileEntry:
             '{"size": <bytes>, "sha256": <hex>}; delete it and re-run fetch_weights.'
         )
     return FileEntry(size=entry["size"], sha256=entry["sha256"])
+
+
+def _input_size(value: Any, where: Path) -> tuple[int, int] | None:
+    """The manifest's `input_size` as (height, width), or None; WeightsError if malformed."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"height", "width"}
+        or not all(isinstance(pixels, int) and pixels > 0 for pixels in value.values())
+    ):
+        raise WeightsError(
+            f"Weights manifest {where} has input_size {value!r}, expected "
+            '{"height": <pixels>, "width": <pixels>}; delete it and re-run fetch_weights.'
+        )
+    return value["height"], value["width"]
+
+
+def _download(value: Any, where: Path) -> DownloadEntry | None:
+    """The manifest's `download` ({file, size, sha256}) or None; WeightsError if malformed."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("file"), str)
+        or not isinstance(value.get("size"), int)
+        or not isinstance(value.get("sha256"), str)
+    ):
+        raise WeightsError(
+            f"Weights manifest {where} records the download {value!r}, expected "
+            '{"file": <name>, "size": <bytes>, "sha256": <hex>}; delete it and re-run '
+            "fetch_weights."
+        )
+    return DownloadEntry(value["file"], value["size"], value["sha256"])

@@ -1,11 +1,12 @@
 """Checks of a checkpoint folder without network access: its files are present and complete,
 its config loads, and its keypoints (pose models) or labels (detectors) fit.
 
-Two formats (`posebench.weights.spec`): a Transformers folder, checked with Transformers'
-`AutoConfig` and the weights file's tensor index; and an OpenMMLab folder (one MMEngine
-config, one `.pth`), checked with mmengine's `Config.fromfile` and `torch.load`
-(weights_only, numpy objects allowed). mmengine, torch and transformers are imported by the
-functions that use them.
+Three formats (`posebench.weights.spec`): a Transformers folder, checked with Transformers'
+`AutoConfig` and the weights file's tensor index; an OpenMMLab folder (one MMEngine config,
+one `.pth`), checked with mmengine's `Config.fromfile` and `torch.load` (weights_only, numpy
+objects allowed); and an ONNX folder (one `.onnx`), opened with onnxruntime on the CPU to
+check its inputs and outputs (`_verify_onnx`). mmengine, torch, transformers and
+onnxruntime are imported by the functions that use them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from posebench.weights.spec import (
     WeightsError,
     WeightsFormat,
     WeightsKind,
+    onnx_model_file,
     openmmlab_files,
     weights_file_in,
 )
@@ -40,6 +42,16 @@ _MMPOSE_HEAD_WEIGHTS = ("head.final_layer.weight", "keypoint_head.final_layer.we
 # MMDetection models trained on COCO have 80 classes, `person` first.
 _COCO_CLASSES = 80
 
+# The inputs and outputs of OpenMMLab's ONNX exports (MMDeploy): top-down SimCC pose models
+# (RTMPose, RTMW) and end-to-end detectors with NMS (YOLOX, RTMDet).
+ONNX_INPUT = "input"
+SIMCC_OUTPUTS = ("simcc_x", "simcc_y")
+DETECTOR_OUTPUTS = ("dets", "labels")
+# SimCC bins per input pixel (`simcc_split_ratio` of the RTMPose and RTMW codecs).
+SIMCC_SPLIT_RATIO = 2
+# `model_type` recorded for ONNX checkpoints: the layout of their outputs.
+ONNX_MODEL_TYPES = {"pose": "simcc", "detector": "dets"}
+
 
 @dataclass(frozen=True)
 class CheckpointInfo:
@@ -52,6 +64,8 @@ class CheckpointInfo:
     keypoint_names: tuple[str, ...] | None
     # The MMEngine config's file name (format openmmlab only).
     config_file: str | None = None
+    # The model's input (height, width) in pixels (format onnx only).
+    input_size: tuple[int, int] | None = None
 
 
 def verify_checkpoint(
@@ -70,12 +84,14 @@ def verify_checkpoint(
     the defaults `LABEL_<i>`), the names must equal the marker set's, in order (ignoring
     case). A detector must have a `person` label. `marker_set` is for pose models only.
 
-    Format "openmmlab": see `_verify_openmmlab`.
+    Format "openmmlab": see `_verify_openmmlab`. Format "onnx": see `_verify_onnx`.
     """
     if kind == "detector" and marker_set is not None:
         raise ValueError(f"marker_set {marker_set!r} given for a detector checkpoint {path}")
     if format == "openmmlab":
         return _verify_openmmlab(path, kind, marker_set)
+    if format == "onnx":
+        return _verify_onnx(path, kind, marker_set)
     weights_file = _weights_file(path)
     head_channels = _check_weights_file(path / weights_file)
     hf_config = _load_config(path)
@@ -400,3 +416,144 @@ def _bbox_head_classes(model: Mapping[str, Any]) -> list[Any]:
     return [
         head["num_classes"] for head in heads if isinstance(head, Mapping) and "num_classes" in head
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# ONNX checkpoints
+
+
+def _verify_onnx(path: Path, kind: WeightsKind, marker_set: str | None) -> CheckpointInfo:
+    """Check an ONNX folder (`onnx_model_file`: exactly one `.onnx` in it) by opening the
+    model with onnxruntime on the CPU (no inference).
+
+    The model must take one float input named `input`, [batch, 3, H, W]. Pose models must
+    return `simcc_x` [batch, K, 2W] and `simcc_y` [batch, K, 2H] (SimCC, split ratio 2):
+    K is their keypoint count and must equal the marker set's; H and W come from the input,
+    or from the outputs where the input leaves them dynamic (one of the two must fix them).
+    Detectors must return `dets` [batch, N, 5] (box and score) and `labels` [batch, N].
+    Dynamic dimensions (batch, N) are allowed.
+    """
+    model = onnx_model_file(path)
+    inputs, outputs = _onnx_signature(model)
+    expected = SIMCC_OUTPUTS if kind == "pose" else DETECTOR_OUTPUTS
+    fix = (
+        "Use OpenMMLab's ONNX export of the model (MMDeploy's SDK archive, as rtmlib and "
+        "Pose2Sim download it), or re-export it with MMDeploy."
+    )
+    if list(inputs) != [ONNX_INPUT] or not set(expected) <= set(outputs):
+        raise WeightsError(
+            f"{model} takes {_describe_io(inputs)} and returns {_describe_io(outputs)}; "
+            f"a {'pose model' if kind == 'pose' else 'detector'} for this backend takes one "
+            f"input {ONNX_INPUT!r} and returns {' and '.join(map(repr, expected))}. {fix}"
+        )
+    dtype, shape = inputs[ONNX_INPUT]
+    if dtype != "tensor(float)" or len(shape) != 4 or shape[1] not in (3, None):
+        raise WeightsError(
+            f"{model}: input {ONNX_INPUT!r} is {dtype} {_dims(shape)}, expected a float32 "
+            f"image batch [batch, 3, height, width]. {fix}"
+        )
+    height, width = shape[2], shape[3]
+    if kind == "detector":
+        _check_detector_outputs(model, outputs, fix)
+        size = (height, width) if height is not None and width is not None else None
+        return CheckpointInfo(path, ONNX_MODEL_TYPES[kind], None, model.name, None, input_size=size)
+    num_keypoints, size = _simcc_geometry(model, outputs, height, width, fix)
+    if marker_set is not None:
+        _check_keypoints(path, num_keypoints, None, marker_set)
+    return CheckpointInfo(
+        path, ONNX_MODEL_TYPES[kind], num_keypoints, model.name, None, input_size=size
+    )
+
+
+Signature = dict[str, tuple[str, list[int | None]]]
+
+
+def _onnx_signature(model: Path) -> tuple[Signature, Signature]:
+    """{name: (element type, shape)} of the inputs and of the outputs of the ONNX model;
+    None for a dynamic dimension. WeightsError when onnxruntime cannot load it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    # Loading is all that is needed: skip the graph optimisations.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types
+        raise WeightsError(
+            f"{model} ({model.stat().st_size} bytes) does not load with onnxruntime "
+            f"({type(error).__name__}: {error}): a corrupt or incomplete file, or a model "
+            "needing operators this onnxruntime lacks. Delete the checkpoint folder and "
+            "re-run fetch_weights (or fix the folder given as weights.local_path)."
+        ) from error
+
+    def signature(nodes: Any) -> Signature:
+        return {
+            node.name: (
+                str(node.type),
+                [dim if isinstance(dim, int) else None for dim in node.shape],
+            )
+            for node in nodes
+        }
+
+    return signature(session.get_inputs()), signature(session.get_outputs())
+
+
+def _dims(shape: list[int | None]) -> str:
+    return "[" + ", ".join("?" if dim is None else str(dim) for dim in shape) + "]"
+
+
+def _describe_io(nodes: Signature) -> str:
+    return ", ".join(f"{name} {_dims(shape)}" for name, (_, shape) in nodes.items()) or "nothing"
+
+
+def _simcc_geometry(
+    model: Path, outputs: Signature, height: int | None, width: int | None, fix: str
+) -> tuple[int, tuple[int, int]]:
+    """The keypoint count and the input (height, width) of a SimCC pose model, checked
+    against its outputs (see `_verify_onnx`)."""
+    (x_type, x_shape), (y_type, y_shape) = (outputs[name] for name in SIMCC_OUTPUTS)
+    if len(x_shape) != 3 or len(y_shape) != 3 or "float" not in x_type + y_type:
+        raise WeightsError(
+            f"{model}: simcc_x is {x_type} {_dims(x_shape)} and simcc_y {y_type} "
+            f"{_dims(y_shape)}, expected float [batch, keypoints, bins]. {fix}"
+        )
+    counts = {dim for dim in (x_shape[1], y_shape[1]) if dim is not None}
+    if len(counts) != 1:
+        raise WeightsError(
+            f"{model}: simcc_x {_dims(x_shape)} and simcc_y {_dims(y_shape)} do not fix one "
+            f"keypoint count (their second dimension). {fix}"
+        )
+    size = []
+    for axis, pixels, bins, output in (
+        ("height", height, y_shape[2], "simcc_y"),
+        ("width", width, x_shape[2], "simcc_x"),
+    ):
+        if bins is not None and pixels is not None and bins != SIMCC_SPLIT_RATIO * pixels:
+            raise WeightsError(
+                f"{model}: {output} has {bins} bins for an input {pixels} px in {axis}; "
+                f"SimCC models (split ratio {SIMCC_SPLIT_RATIO}) have {SIMCC_SPLIT_RATIO} bins "
+                f"per pixel, {SIMCC_SPLIT_RATIO * pixels}. {fix}"
+            )
+        if pixels is None and bins is not None and bins % SIMCC_SPLIT_RATIO == 0:
+            pixels = bins // SIMCC_SPLIT_RATIO
+        if pixels is None:
+            raise WeightsError(
+                f"{model}: neither the input {_dims([height, width])} nor {output} "
+                f"{_dims(x_shape if output == 'simcc_x' else y_shape)} fixes the input "
+                f"{axis}; the backend needs a fixed input size. {fix}"
+            )
+        size.append(pixels)
+    return counts.pop(), (size[0], size[1])
+
+
+def _check_detector_outputs(model: Path, outputs: Signature, fix: str) -> None:
+    """Raise unless `dets` is [batch, N, 5] and `labels` [batch, N] (see `_verify_onnx`)."""
+    (_, dets), (_, labels) = (outputs[name] for name in DETECTOR_OUTPUTS)
+    if len(dets) != 3 or dets[2] not in (5, None) or len(labels) != 2:
+        raise WeightsError(
+            f"{model}: dets is {_dims(dets)} and labels {_dims(labels)}, expected dets "
+            "[batch, boxes, 5] (x1, y1, x2, y2, score) and labels [batch, boxes]: an "
+            f"end-to-end detector with NMS. {fix}"
+        )
