@@ -227,8 +227,8 @@ def undistort_newton(
     max_iterations: int = _NEWTON_MAX_ITERATIONS,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Invert OpenCV's distortion (k1 k2 p1 p2 k3) of (n, 2) distorted normalised
-    coordinates by Newton's method, started at the distorted point (NaN rows stay NaN and
-    do not converge).
+    coordinates by Newton's method, started one fixed-point step from the distorted point
+    (x = x_d / radial(x_d)); NaN rows stay NaN and do not converge.
 
     Returns the ideal coordinates (n, 2) and which converged: residual below `tolerance`
     and the model's Jacobian positive there (inside its fold, where OpenCV's fixed-point
@@ -238,7 +238,9 @@ def undistort_newton(
     xd, yd = distorted[:, 0], distorted[:, 1]
     # inf and NaN rows give NaN quietly; they do not converge
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        x, y = xd.copy(), yd.copy()
+        r2 = xd * xd + yd * yd
+        start = 1 / (1 + r2 * (k1 + r2 * (k2 + r2 * k3)))
+        x, y = xd * start, yd * start
         for iteration in range(max_iterations + 1):
             x2, y2, xy = x * x, y * y, x * y
             r2 = x2 + y2

@@ -491,18 +491,20 @@ def _robust_block(
     points = _solve(terms.sum(axis=0), n_views >= min_views)
     if max_error_px is None:
         return points
+    # Squared reprojection errors: the same worst view, compared with the squared limit.
     errors = np.full(weights.shape, -np.inf)
     todo = np.arange(weights.shape[1])
     for _ in range(len(cameras) - min_views):
         for c, camera in enumerate(cameras):
+            offset = camera.project(points[todo]) - keypoints[c, todo]
             errors[c, todo] = np.where(
-                weights[c, todo] > 0,
-                np.linalg.norm(camera.project(points[todo]) - keypoints[c, todo], axis=-1),
-                -np.inf,
+                weights[c, todo] > 0, np.einsum("ni,ni->n", offset, offset), -np.inf
             )
         worst = np.argmax(errors[:, todo], axis=0)
         worst_error = errors[worst, todo]
-        drop = np.isfinite(worst_error) & (worst_error > max_error_px) & (n_views[todo] > min_views)
+        drop = (
+            np.isfinite(worst_error) & (worst_error > max_error_px**2) & (n_views[todo] > min_views)
+        )
         if not drop.any():
             break
         todo, cams = todo[drop], worst[drop]
