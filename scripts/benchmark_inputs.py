@@ -1,7 +1,8 @@
 """Inputs and timing shared by the pose benchmarks (scripts/benchmark_vitpose.py,
-scripts/benchmark_mmpose.py): a synthetic full-HD video and its detections with one fixed
-person box per frame, and the best-of-N rate of timed runs. Imported by those scripts (their
-folder is on sys.path when they run).
+scripts/benchmark_mmpose.py, scripts/benchmark_rtmpose.py): a synthetic full-HD video and
+its detections with one fixed person box per frame, and the best-of-N rate of timed runs.
+Imported by those scripts (their folder is on sys.path when they run); PyTorch only for
+`best_rates` on CUDA, so that the ONNX Runtime benchmark needs none.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from posebench.detection import DetectionTrack, save_detections
 
@@ -53,6 +53,8 @@ def best_rates(runs: list[Callable[[], Any]], items: int, repeats: int, device: 
     """Items per second of the fastest of `repeats` timed runs of each of `runs`; the runs
     alternate within each repeat so that drift of the machine affects them alike."""
     times: list[list[float]] = [[] for _ in runs]
+    if device.startswith("cuda"):
+        import torch
     for _ in range(repeats):
         for run, spent in zip(runs, times, strict=True):
             if device.startswith("cuda"):

@@ -36,10 +36,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
+from benchmark_inputs import BOX, FRAME_HEIGHT, FRAME_WIDTH, SEED, write_inputs
 from onnx import TensorProto, helper, numpy_helper
 
 from posebench.backends.rtmpose import (
@@ -51,7 +51,6 @@ from posebench.backends.rtmpose import (
     session_options,
     session_providers,
 )
-from posebench.detection import DetectionTrack, save_detections
 from posebench.markersets import get_marker_set
 
 INPUT_WIDTH, INPUT_HEIGHT = 192, 256
@@ -60,9 +59,6 @@ KEYPOINTS = 26  # Halpe26
 # stride 2.
 STAGES = ((32, 3), (64, 4), (160, 1), (320, 5), (640, 3))
 HIDDEN = 256  # the SimCC head's hidden width (RTMCC's GAU width)
-FRAME_WIDTH, FRAME_HEIGHT = 1920, 1080
-BOX = (820.0, 140.0, 1100.0, 1000.0)  # x1, y1, x2, y2: a standing person
-SEED = 0
 
 
 def build_model(path: Path) -> tuple[int, int]:
@@ -146,33 +142,6 @@ def build_model(path: Path) -> tuple[int, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model.SerializeToString())
     return params, macs
-
-
-def write_inputs(folder: Path, frames: int) -> tuple[Path, Path, list[np.ndarray]]:
-    """A synthetic full-HD video (its header is what `start_video` checks), its detections
-    with BOX in every frame, and the RGB frames in memory."""
-    rng = np.random.default_rng(SEED)
-    frame = rng.integers(0, 256, (FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=np.uint8)
-    video = folder / "synthetic.mp4"
-    writer = cv2.VideoWriter(
-        str(video), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (FRAME_WIDTH, FRAME_HEIGHT)
-    )
-    for _ in range(frames):
-        writer.write(frame)
-    writer.release()
-    detections = folder / "synthetic.detections.npz"
-    track = DetectionTrack(
-        boxes=np.tile(np.array(BOX, np.float32), (frames, 1)),
-        scores=np.ones(frames, np.float32),
-        detector="fixed-box",
-        score_threshold=0.0,
-        fps=30.0,
-        image_size=(FRAME_WIDTH, FRAME_HEIGHT),
-        video=str(video),
-        frame_count_header=frames,
-    )
-    save_detections(detections, track)
-    return video, detections, [frame.copy() for _ in range(frames)]
 
 
 def median_rates(runs: list[Callable[[], Any]], items: int, repeats: int) -> list[float]:

@@ -14,14 +14,10 @@ import io
 import json
 import logging
 import os
-import re
 import stat
 import tempfile
-import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +32,7 @@ if os.environ.get("CI", "").lower() != "true":
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from file_server import FileServer, serve_files  # noqa: E402
 from onnx_factory import MODEL_FILE, build_rtmpose, build_yolox  # noqa: E402
 from posebench.markersets import get_marker_set  # noqa: E402
 from posebench.weights import fetch_weights, load_manifest, verify_checkpoint  # noqa: E402
@@ -138,53 +135,10 @@ def local_spec(folder: Path, kind: Any = "pose", name: str = "rtm") -> WeightsSp
 # --- a local HTTP server ------------------------------------------------------------------
 
 
-@dataclass
-class FileServer:
-    """Files served by a local HTTP server (Range requests answered with 206); `requests`
-    records (path, Range header) of each request."""
-
-    port: int
-    files: dict[str, bytes] = field(default_factory=dict)
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/onnx_sdk/{name}"
-
-
 @pytest.fixture
 def server() -> Iterator[FileServer]:
-    state = FileServer(port=0)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            requested = self.headers.get("Range")
-            state.requests.append((self.path, requested))
-            data = state.files.get(self.path.removeprefix("/onnx_sdk/"))
-            if data is None:
-                self.send_error(404)
-                return
-            match = re.fullmatch(r"bytes=(\d+)-", requested or "")
-            start = int(match.group(1)) if match else 0
-            if match:
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(data) - start))
-            self.end_headers()
-            self.wfile.write(data[start:])
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serve_files("onnx_sdk/") as files:
+        yield files
 
 
 @pytest.fixture(autouse=True)

@@ -18,12 +18,10 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import yaml
 from huggingface_hub import constants
 from mmengine.config import Config
 
+from file_server import FileServer, serve_files
 from posebench.cli import main
 from posebench.io.hashing import sha256_of
 from posebench.weights import fetch_weights, load_manifest, verify_checkpoint
@@ -134,61 +133,10 @@ def detector_folder(
 # --- a local HTTP server -------------------------------------------------------------------
 
 
-@dataclass
-class FileServer:
-    """Files served by a local HTTP server; `ranges` turns Range support on, `requests`
-    records (path, Range header) of each request."""
-
-    port: int
-    files: dict[str, bytes] = field(default_factory=dict)
-    ranges: bool = True
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-
 @pytest.fixture
 def server() -> Iterator[FileServer]:
-    state = FileServer(port=0)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            requested = self.headers.get("Range")
-            state.requests.append((self.path, requested))
-            data = state.files.get(self.path.lstrip("/"))
-            if data is None:
-                self.send_error(404)
-                return
-            start = 0
-            match = re.fullmatch(r"bytes=(\d+)-", requested or "")
-            if match and state.ranges:
-                start = int(match.group(1))
-                if start >= len(data):
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{len(data)}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(data) - start))
-            self.end_headers()
-            self.wfile.write(data[start:])
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serve_files() as files:
+        yield files
 
 
 @pytest.fixture(autouse=True)
